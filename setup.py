@@ -35,6 +35,8 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
+    # the papermill templates, for `medpix-kd batch --execute` from an installed (non-editable) package
+    data_files = [('share/medpix_kd', ['nbs/run.ipynb', 'nbs/compare.ipynb'])],
     install_requires = requirements,
     extras_require = {'dev': dev_requirements},
     dependency_links = cfg.get('dep_links','').split(),
