@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['runs_folder_handler', 'RunFolderHandler']
 
-# %% ../nbs/08a_papermill_io.ipynb #e8ff56bc
+# %% ../nbs/08a_papermill_io.ipynb #b193325e
 import os
 from papermill.iorw import LocalHandler
 
