@@ -4,20 +4,42 @@
 
 # %% ../nbs/00_config.ipynb #e1f175c2
 from __future__ import annotations
-import copy, difflib, re
+import copy, difflib, errno, math, re
 from dataclasses import dataclass
 from pathlib import Path
 import yaml
 
+
 # %% auto #0
-__all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'ConfigError', 'Key',
-           'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value', 'parse_override', 'get_preset',
-           'read_yaml', 'load_config', 'save_config', 'flat_config', 'config_differences', 'available_devices',
-           'resolve_device', 'cache_dir']
+__all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError',
+           'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value',
+           'parse_override', 'get_preset', 'read_yaml', 'load_config', 'save_config', 'flat_config',
+           'config_differences', 'available_devices', 'resolve_device', 'cache_dir']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
-class ConfigError(ValueError):
+class MedpixError(Exception):
+    "An error in the user's input or files that one paragraph explains; the command line shows it without a traceback."
+
+class ConfigError(MedpixError, ValueError):
     "A config that cannot be used; the message names the key (and file) at fault."
+
+
+# %% ../nbs/00_config.ipynb #92dc55c3
+_OS_ERRORS = {errno.ENOSPC: 'disk full', errno.EDQUOT: 'disk quota exceeded', errno.EACCES: 'permission denied',
+              errno.EPERM: 'operation not permitted', errno.EROFS: 'read-only file system', errno.ENAMETOOLONG: 'file name too long',
+              errno.ENOTDIR: 'not a folder', errno.EISDIR: 'is a folder, not a file', errno.ENOENT: 'no such file or folder'}
+
+def explain_error(e: BaseException) -> str | None:
+    "One paragraph for an error that bad input or a full disk can cause, or None for a bug (keep the traceback)."
+    if isinstance(e, MedpixError): return str(e)
+    if isinstance(e, KeyboardInterrupt): return 'interrupted (Ctrl-C)'
+    if isinstance(e, OSError) and not type(e).__module__.startswith(('urllib', 'http')):
+        what = _OS_ERRORS.get(e.errno, e.strerror or type(e).__name__)
+        where = f": {e.filename}" if e.filename else ''
+        fix = '; free some space and run again (a run continues with --resume)' if e.errno in (errno.ENOSPC, errno.EDQUOT) else ''
+        return f"{what}{where}{fix}"
+    if isinstance(e, UnicodeDecodeError): return f"a file is not UTF-8 text ({e})"
+    return None
 
 # %% ../nbs/00_config.ipynb #2078886c
 @dataclass(frozen=True)
@@ -173,6 +195,7 @@ def _check_kind(key: Key, value, where):
             except ValueError: raise bad from None
         if isinstance(value, bool) or not isinstance(value, (int, float)): raise bad
         value = float(value)
+        if not math.isfinite(value): raise ConfigError(f"{where} = {value!r}: expected a finite number")
     elif key.kind is list:
         if isinstance(value, str): value = [v.strip() for v in value.split(',') if v.strip()]
         if not isinstance(value, (list, tuple)): raise bad
@@ -289,8 +312,15 @@ def get_preset(name: str) -> dict:
 def read_yaml(path):
     "The mapping in the YAML file at `path`, or a `ConfigError` naming the file (and line)."
     path = Path(path)
+    if path.is_dir(): raise ConfigError(f"config file {path} is a folder; expected a YAML file")
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    try: data = yaml.safe_load(path.read_text())
+    raw = path.read_bytes()
+    try: text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text (byte {raw[e.start]:#04x}); "
+                          f"save the file as UTF-8") from None
+    try: data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         line = f", line {mark.line + 1}" if mark else ''
