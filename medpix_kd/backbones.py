@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 import torch
 from torch import nn
+from .config import MedpixError
 from .data import (IMAGENET_MEAN, IMAGENET_STD, DataError, InputSpec, datasets_from_config, data_root, load_records,
                             load_tokenizer, minilm_path, train_wordpiece_tokenizer)
 
@@ -18,7 +19,7 @@ __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'ba
            'input_specs', 'build_datasets']
 
 # %% ../nbs/02_backbones.ipynb #da3186e8
-class BackboneError(ValueError):
+class BackboneError(MedpixError, ValueError):
     "A backbone that cannot be found or loaded; the message names it and what to do instead."
 
 # %% ../nbs/02_backbones.ipynb #471f7e15

@@ -100,7 +100,7 @@ def cmd_fetch(args) -> int:
 def cmd_bench(args) -> int:
     "Benchmark this machine on a preset's models and data; write the JSON report."
     out = Path(args.out)
-    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, or move it aside")
     overrides = list(args.overrides) + ([f'data.root={args.data_root}'] if args.data_root else [])
     cfg = load_config(args.config, overrides, preset=args.preset or (None if args.config else 'medpix-cpu'))
     report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run, naive_samples=args.naive_samples)

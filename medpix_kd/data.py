@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from fastcore.basics import patch as fc_patch
-from .config import cache_dir
+from .config import MedpixError, cache_dir
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SYNTHETIC_NAME',
@@ -47,7 +47,7 @@ LEAKY_FIELDS = {
 }
 
 # %% ../nbs/01_data.ipynb #076333f8
-class DataError(ValueError):
+class DataError(MedpixError, ValueError):
     "Input data that cannot be used; the message names the file, line, field or value at fault."
 
 # %% ../nbs/01_data.ipynb #14f17067

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #67881f89
 from __future__ import annotations
-import csv, json, math, os, random, shutil, sys, time
+import contextlib, math, os, random, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,66 +14,23 @@ from tqdm import tqdm
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
-from .config import augments, config_differences, load_config, resolve_device, save_config, with_defaults
+from .config import augments, load_config, resolve_device, save_config, with_defaults
 from .data import augmenting, load_tokenizer
 from .backbones import build_datasets
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .metrics import TASKS, as_score, confusion, model_metrics
+from .run_folder import (RunLock, TrainingError, atomic_save, claim_run_dir, load_checkpoint, prepare_run_dir, read_json,
+                                  run_state, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'REPORT_FILES', 'KD_GAIN_MEASURES', 'TrainingError', 'prepare_run_dir', 'atomic_save',
-           'write_json', 'mixed_precision', 'make_accelerator', 'teacher_outputs', 'TeacherCache',
-           'build_teacher_cache', 'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage',
+__all__ = ['KD_GAIN_MEASURES', 'mixed_precision', 'make_accelerator', 'teacher_outputs', 'TeacherCache', 'build_teacher_cache',
+           'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage', 'check_weights',
            'train_epoch', 'rng_state', 'set_rng_state', 'save_weights', 'load_trained_model', 'synchronize',
            'latency_ms', 'latency_table', 'Run', 'steps_per_epoch', 'fit_stage', 'save_progress', 'run_history',
            'write_metrics', 'load_teacher_checkpoint', 'build_stage_model', 'teacher_stage', 'teacher_targets',
            'inherit_vision', 'student_stage', 'baseline_stage', 'final_evaluation', 'train', 'best_epoch', 'kd_gain',
            'finish']
-
-# %% ../nbs/07_train.ipynb #75e52226
-class TrainingError(RuntimeError):
-    "A run that cannot start or cannot go on; the message says where and what to do."
-
-# %% ../nbs/07_train.ipynb #d1f3bb75
-def prepare_run_dir(cfg: dict, resume: bool = False, overwrite: bool = False) -> Path:
-    "The run folder of `cfg`, checked against what is already there; emptied if `overwrite`."
-    log_dir = Path(cfg['logging']['log_dir'])
-    if resume and overwrite: raise TrainingError("choose one of --resume and --overwrite")
-    has_config = (log_dir/'config.yaml').is_file()
-    started = (log_dir/'results.json').is_file() or (log_dir/'checkpoints'/'last.pth').is_file()
-    if log_dir.is_dir() and any(p.name not in REPORT_FILES for p in log_dir.iterdir()) and not has_config:
-        raise TrainingError(f"{log_dir} exists and is not a medpix_kd run folder (no config.yaml); choose another logging.log_dir")
-    if has_config and overwrite: shutil.rmtree(log_dir)
-    elif started and not resume:
-        what = 'a finished run' if (log_dir/'results.json').is_file() else 'an unfinished run'
-        raise TrainingError(f"{log_dir} already holds {what}. Pass --resume to continue it, --overwrite to replace it, "
-                            f"or choose another logging.log_dir (in the run notebook: -p resume True, or -p log_dir)")
-    elif has_config:  # resuming, or starting a run whose folder was prepared (e.g. by `medpix-kd batch`)
-        changed = [k for k in config_differences(load_config(log_dir/'config.yaml'), cfg) if k not in RESUME_MAY_CHANGE]
-        if changed: raise TrainingError(f"cannot {'resume' if started else 'start'} {log_dir}: the config differs from its config.yaml in "
-                                        f"{', '.join(changed)}; pass --overwrite to replace it")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    return log_dir
-
-RESUME_MAY_CHANGE = ('logging.progress', 'data.num_workers', 'data.cache_dir', 'data.image_cache')
-REPORT_FILES = ('report.ipynb', 'report.html')  # papermill creates the report in the run folder before the run starts
-
-# %% ../nbs/07_train.ipynb #b6aa77c5
-def atomic_save(obj, path):
-    "`torch.save` `obj` to `path` via a temporary file and an atomic rename."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    torch.save(obj, partial)
-    os.replace(partial, path)
-
-def write_json(obj, path):
-    "Write `obj` as JSON to `path` atomically."
-    path = Path(path)
-    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    partial.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(partial, path)
 
 # %% ../nbs/07_train.ipynb #bf36f027
 def mixed_precision(cfg: dict, device: torch.device) -> str:
@@ -203,6 +160,13 @@ def new_stage(cfg: dict, accelerator, name: str, model, loss, steps_per_epoch: i
 # %% ../nbs/07_train.ipynb #cf8e8f0b
 def _terminal() -> bool: return sys.stdout.isatty()
 
+# %% ../nbs/07_train.ipynb #b44a38e3
+def check_weights(stage: Stage, epoch: int):
+    "A `TrainingError` if an optimizer step left non-finite weights in `stage`'s model (before they reach evaluation)."
+    bad = [n for n, p in stage.trainee.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+    if bad: raise TrainingError(f"{stage.name} stage, epoch {epoch}: the last optimizer step left non-finite weights in {', '.join(bad[:3])}"
+                                f"{', ...' if len(bad) > 3 else ''}; lower the learning rate or clip gradients. The last good checkpoint is kept")
+
 # %% ../nbs/07_train.ipynb #9695cc09
 def train_epoch(stage: Stage, loader, accelerator, epoch: int, cfg: dict, progress=True, on_step=None) -> dict:
     "One epoch of `stage`; returns the mean loss and mean of each component."
@@ -226,17 +190,20 @@ def train_epoch(stage: Stage, loader, accelerator, epoch: int, cfg: dict, progre
         n += 1
         bar.set_postfix(loss=f'{loss:.4f}', refresh=False)
         if on_step: on_step(stage.name, epoch, step, loss)
+    check_weights(stage, epoch)
     return {f'train/{k}': v / max(n, 1) for k, v in sums.items()}
 
 # %% ../nbs/07_train.ipynb #1a739f2b
 def rng_state() -> dict:
     "Every RNG state a run depends on."
-    return {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state(),
-            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    name, keys, pos, has_gauss, gauss = np.random.get_state()  # as a tensor and plain values, so checkpoints load weights-only
+    return {'python': random.getstate(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 def set_rng_state(state: dict):
     "Restore what `rng_state` returned."
-    random.setstate(state['python']); np.random.set_state(state['numpy']); torch.set_rng_state(state['torch'])
+    name, keys, *rest = state['numpy']
+    random.setstate(state['python']); np.random.set_state((name, keys.numpy().astype(np.uint32), *rest)); torch.set_rng_state(state['torch'])
     if state['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
 # %% ../nbs/07_train.ipynb #925e8036
@@ -247,8 +214,7 @@ def save_weights(model, cfg: dict, who: str, path, **extra):
 def load_trained_model(path, device='cpu'):
     "The model and tokenizer saved at `path` (`teacher_best.pth`, `student_best.pth`, ...), ready for inference."
     path = Path(path)
-    if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)  # then moved: map_location rejects devices such as 'cpu:0'
+    ckpt = load_checkpoint(path, 'train the run again (or resume it) to write it anew')
     tokenizer = load_tokenizer(path.parent/ckpt['tokenizer'])
     model = build_model(with_defaults(ckpt['config']), ckpt['who'], tokenizer)  # checkpoints of older versions lack newer keys
     model.load_state_dict(ckpt['state_dict'])
@@ -295,16 +261,17 @@ class Run:
     finished: dict = field(default_factory=dict)  # stage name -> metric rows of the stages done so far
     timings: dict = field(default_factory=dict)
     def loader(self, split, shuffle=False, epoch=0, sides=None):
-        d = self.cfg['data']
+        "The loader of `split`; a training loader (`shuffle`) drops a last batch of one sample, which batch norm cannot train on."
+        d, n = self.cfg['data'], len(self.datasets[split])
         return self.accelerator.prepare(self.datasets[split].loader(batch_size=d['batch_size'], shuffle=shuffle, num_workers=d['num_workers'],
-                                                                     seed=self.cfg['seed'] + epoch, drop_last=False, sides=sides))
+                                                                     seed=self.cfg['seed'] + epoch, drop_last=shuffle and n % d['batch_size'] == 1, sides=sides))
     @property
     def main(self): return self.accelerator.is_main_process
 
 # %% ../nbs/07_train.ipynb #81085beb
 def steps_per_epoch(run: Run) -> int:
     "Optimizer steps one epoch takes on this process."
-    return math.ceil(len(run.loader('train')) / run.cfg['training']['grad_accum'])
+    return math.ceil(len(run.loader('train', shuffle=True)) / run.cfg['training']['grad_accum'])
 
 # %% ../nbs/07_train.ipynb #18eac097
 def fit_stage(run: Run, stage: Stage, start_epoch: int = 0):
@@ -351,11 +318,7 @@ def run_history(run: Run, stage: Stage) -> list:
 def write_metrics(log_dir: Path, rows: list):
     "Write `rows` to `metrics.json` and `metrics.csv` in `log_dir`."
     write_json(rows, log_dir/'metrics.json')
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    partial = log_dir/'.metrics.csv.tmp'
-    with open(partial, 'w', newline='') as f:
-        w = csv.DictWriter(f, columns); w.writeheader(); w.writerows(rows)
-    os.replace(partial, log_dir/'metrics.csv')
+    write_csv(rows, log_dir/'metrics.csv')
 
 # %% ../nbs/07_train.ipynb #9714b9a6
 def _resume_stage(stage: Stage, state: dict, accelerator):
@@ -374,8 +337,8 @@ def _frozen(model, device):
 
 def load_teacher_checkpoint(teacher, path, cfg):
     "Load a trained teacher's weights from `path`, checking it was built like `cfg`'s teacher."
-    ckpt = torch.load(path, map_location='cpu', weights_only=False) if Path(path).is_file() else None
-    if ckpt is None or ckpt.get('who') != 'teacher': raise TrainingError(f"teacher.checkpoint {path}: not a teacher checkpoint (teacher_best.pth of a run)")
+    ckpt = load_checkpoint(path, 'point teacher.checkpoint at an intact teacher_best.pth')
+    if ckpt.get('who') != 'teacher': raise TrainingError(f"teacher.checkpoint {path}: not a teacher checkpoint (teacher_best.pth of a run)")
     saved = with_defaults(ckpt['config'])
     built = {k: saved['teacher'][k] for k in ('vision', 'text', 'fusion_layers', 'text_pooling')}
     wanted = {k: cfg['teacher'][k] for k in built}
@@ -413,7 +376,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
     run.finished['teacher'] = stage.history
     acc.wait_for_everyone()
     teacher = acc.unwrap_model(trainee).model
-    teacher.load_state_dict(torch.load(run.log_dir/'teacher_best.pth', map_location='cpu', weights_only=False)['state_dict'])
+    teacher.load_state_dict(load_checkpoint(run.log_dir/'teacher_best.pth', 'resume with --resume to train the teacher again')['state_dict'])
     acc.free_memory()
     return _frozen(teacher, acc.device)
 
@@ -489,22 +452,16 @@ def final_evaluation(run: Run, models: dict) -> dict:
                 if run.main: np.save(run.log_dir/f'confusion_{split}_{who}_{task}.npy', confusion(labels[task], logits[task], len(classes)))
     return metrics
 
-# %% ../nbs/07_train.ipynb #34807f66
-def train(cfg: dict, resume: bool = False, overwrite: bool = False, progress: bool = None, on_step=None) -> dict:
-    "Run every stage of `cfg` and return the results (also written to `results.json` in `logging.log_dir`)."
-    begin = time.perf_counter()
-    acc = make_accelerator(cfg)
-    log_dir = prepare_run_dir(cfg, resume, overwrite) if acc.is_main_process else Path(cfg['logging']['log_dir'])
-    acc.wait_for_everyone()
-    if resume and (log_dir/'results.json').is_file(): return json.loads((log_dir/'results.json').read_text())
-    state = torch.load(log_dir/'checkpoints'/'last.pth', map_location='cpu', weights_only=False) if resume and (log_dir/'checkpoints'/'last.pth').is_file() else None
+# %% ../nbs/07_train.ipynb #f2e6c959
+def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
+    "Teacher, `ce` baseline and student of `cfg`, from `state` (a `last.pth`) if resuming; then the final results."
     set_seed(cfg['seed'])
-    progress = cfg['logging']['progress'] if progress is None else progress
     run = Run(cfg, log_dir, acc, build_datasets(cfg, progress=progress and acc.is_main_process and _terminal()), progress, on_step)
     run.datasets['train'].augment = False  # each stage augments during its own training epochs only (`fit_stage`)
     specs = run.datasets['train'].specs
     if run.main:
-        save_config(cfg, log_dir/'config.yaml')
+        saved = log_dir/'config.yaml'
+        if state is None and (not saved.is_file() or load_config(saved) != cfg): save_config(cfg, saved)  # a same config is left as written
         for who, spec in specs.items(): spec.tokenizer.save_pretrained(log_dir/f'tokenizer_{who}')
     start = time.perf_counter()
     teacher = teacher_stage(run, specs['teacher'].tokenizer, state)
@@ -518,6 +475,25 @@ def train(cfg: dict, resume: bool = False, overwrite: bool = False, progress: bo
     stage = student_stage(run, teacher, specs['student'].tokenizer, state)
     run.timings['student_s'] = time.perf_counter() - start
     return finish(run, teacher, stage, begin, baseline)
+
+# %% ../nbs/07_train.ipynb #34807f66
+def train(cfg: dict,
+          resume: bool | str = False, # True: continue the interrupted run in `logging.log_dir`; 'or-start': continue it or start it
+          overwrite: bool = False,    # clear the run folder's earlier run first (the user's other files stay)
+          progress: bool = None,      # progress bars and epoch lines; None: `logging.progress`
+          on_step=None,               # called as `on_step(stage, epoch, step, loss)` after each training step
+         ) -> dict:
+    "Run every stage of `cfg` and return the results (also written to `results.json` in `logging.log_dir`)."
+    begin, acc = time.perf_counter(), make_accelerator(cfg)
+    log_dir = Path(cfg['logging']['log_dir'])
+    with RunLock(claim_run_dir(log_dir)) if acc.is_main_process else contextlib.nullcontext():
+        if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
+        acc.wait_for_everyone()
+        if resume and run_state(log_dir) == 'finished':
+            return read_json(log_dir/'results.json', 'move it aside and resume (--resume) to evaluate the saved models again')
+        state = load_checkpoint(log_dir/'checkpoints'/'last.pth', 'move it aside and run with --resume-or-start to train afresh') \
+                if resume and run_state(log_dir) == 'unfinished' else None
+        return _run_stages(cfg, acc, log_dir, state, begin, cfg['logging']['progress'] if progress is None else progress, on_step)
 
 # %% ../nbs/07_train.ipynb #a054fc6e
 def best_epoch(rows: list, cfg: dict):
@@ -540,7 +516,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     student = acc.unwrap_model(stage.trainee).model
     if run.main: save_weights(student, cfg, 'student', run.log_dir/'student_final.pth', epoch=stage.epochs)
     acc.wait_for_everyone()
-    student.load_state_dict(torch.load(run.log_dir/'student_best.pth', map_location='cpu', weights_only=False)['state_dict'])
+    student.load_state_dict(load_checkpoint(run.log_dir/'student_best.pth', 'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics = final_evaluation(run, models)
     run.timings['total_s'] = time.perf_counter() - begin
