@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #f5418cb2
 from __future__ import annotations
-import contextlib, functools, hashlib, json, os, random, shutil, tempfile
+import contextlib, functools, hashlib, json, os, random, shutil, tempfile, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,10 +18,11 @@ from .config import MedpixError, cache_dir
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SYNTHETIC_NAME',
-           'DataError', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files', 'load_records',
-           'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images', 'train_wordpiece_tokenizer',
-           'minilm_path', 'load_tokenizer', 'tokenize_texts', 'InputSpec', 'augment_batch', 'MedPixDataset', 'collate',
-           'loader', 'augmenting', 'summary', 'format_summary', 'data_root', 'datasets_from_config']
+           'DataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files',
+           'load_records', 'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images',
+           'train_wordpiece_tokenizer', 'minilm_path', 'load_tokenizer', 'tokenize_texts', 'InputSpec', 'augment_batch',
+           'MedPixDataset', 'collate', 'loader', 'augmenting', 'summary', 'format_summary', 'data_root',
+           'check_split_overlap', 'datasets_from_config']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -50,6 +51,9 @@ LEAKY_FIELDS = {
 class DataError(MedpixError, ValueError):
     "Input data that cannot be used; the message names the file, line, field or value at fault."
 
+class DataWarning(UserWarning):
+    "Input data that can be used but is probably not what was meant (a repeated image or case); the message counts it."
+
 # %% ../nbs/01_data.ipynb #14f17067
 def check_text_fields(fields) -> tuple:
     "`fields` as a tuple of valid, label-free text field names, or a `DataError` saying why not."
@@ -76,8 +80,12 @@ def read_jsonl(path) -> list:
     path = Path(path)
     if not path.is_file(): raise DataError(f"missing file: {path}")
     rows = []
-    with open(path, encoding='utf-8') as f:
-        for i, line in enumerate(f, 1):
+    with open(path, 'rb') as f:
+        for i, raw in enumerate(f, 1):
+            try: line = raw.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}, line {i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1}); "
+                                f"save the file as UTF-8") from None
             if not line.strip(): continue
             try: row = json.loads(line)
             except json.JSONDecodeError as e: raise DataError(f"{path}, line {i}: malformed JSON ({e.msg} at column {e.colno})") from None
@@ -109,9 +117,13 @@ def _to_record(row, cases, fields, path) -> Record:
     for key in _REQUIRED:
         if key not in row or row[key] is None: raise DataError(f"{where}: missing field {key!r}")
     if row['U_id'] not in cases: raise DataError(f"{where}: case {row['U_id']!r} is not in {path.parent/path.name.replace('descriptions_', 'data_')}")
+    image = str(row['image'])
+    if not image.strip() or '/' in image or '\\' in image or image in ('.', '..'):
+        raise DataError(f"{where}: image {image!r} is not a file name in images/ (a stem such as 'MPX1009_synpic46283', "
+                        f"without folders or '..')")
     description = row['Description']
     if not isinstance(description, dict): raise DataError(f"{where}: field 'Description' must be an object, got {description!r}")
-    return Record(image=str(row['image']), case_id=row['U_id'], modality=_label(row, 'Type', MODALITIES, where),
+    return Record(image=image, case_id=row['U_id'], modality=_label(row, 'Type', MODALITIES, where),
                   location=_label(row, 'Location Category', LOCATIONS, where),
                   text=compose_text(description, cases[row['U_id']].get('Case'), fields))
 
@@ -128,6 +140,15 @@ def split_files(root, split) -> tuple:
         raise DataError(f"{root} has no splitted_dataset/ folder: expected the upstream `MedPix-2-0/` folder{hint}")
     return folder/f'data_{split}.jsonl', folder/f'descriptions_{split}.jsonl'
 
+# %% ../nbs/01_data.ipynb #0e4282ae
+def _warn_repeats(path, what: str, effect: str, groups: dict):
+    "A `DataWarning` counting the keys of `groups` (key -> rows) that have more than one row, with the first example."
+    repeated = {k: rows for k, rows in groups.items() if len(rows) > 1}
+    if not repeated: return
+    key, rows = next(iter(repeated.items()))
+    warnings.warn(f"{path}: {len(repeated)} {what} appear more than once (e.g. {key!r} on lines "
+                  f"{', '.join(str(r['_line']) for r in rows)}); {effect}", DataWarning, stacklevel=3)
+
 # %% ../nbs/01_data.ipynb #00bf4178
 def load_records(root, split='train', text_fields=('caption',), limit=None) -> list:
     "The `Record`s of `split`, in file order, the first `limit` only if given."
@@ -137,8 +158,13 @@ def load_records(root, split='train', text_fields=('caption',), limit=None) -> l
     for row in read_jsonl(case_path):
         for key in ('U_id', 'Case'):
             if row.get(key) is None: raise DataError(f"{case_path}, line {row['_line']}: missing field {key!r}")
-        cases[row['U_id']] = row
+        cases.setdefault(row['U_id'], []).append(row)
+    _warn_repeats(case_path, 'case ids', 'the last of each is used', cases)
+    cases = {k: v[-1] for k, v in cases.items()}
     rows = read_jsonl(desc_path)
+    images = {}
+    for row in rows: images.setdefault(str(row.get('image')), []).append(row)
+    _warn_repeats(desc_path, 'images', 'each copy counts as a sample', images)
     if limit is not None: rows = rows[:limit]
     if not rows: raise DataError(f"{desc_path}: the {split} split is empty")
     return [_to_record(row, cases, fields, desc_path) for row in rows]
@@ -238,6 +264,8 @@ def decode_image(path, size: int) -> np.ndarray:
     "The image at `path` as RGB `uint8` (size, size, 3), letterboxed on black."
     try:
         with Image.open(path) as im: im = _to_rgb(im)
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: refused, too many pixels to decode safely ({e}); MedPix scans are a few hundred pixels a side") from None
     except (UnidentifiedImageError, OSError, ValueError) as e: raise DataError(f"{path}: not a readable image ({e})") from None
     scale = size / max(im.size)
     w, h = max(1, round(im.width * scale)), max(1, round(im.height * scale))
@@ -283,12 +311,21 @@ def decode_images(paths,             # image files, in sample order
     check_images_exist(paths, split_name)
     if cache_dir is None: return _decode_all(paths, size, progress, f'decode {split_name} @{size}px')
     cache_file = Path(cache_dir)/f'images-{_cache_key(paths, size)}-{size}.npy'
-    if cache_file.is_file(): return torch.from_numpy(np.load(cache_file))
+    if cache_file.is_file():
+        try: cached = np.load(cache_file)
+        except (ValueError, OSError, EOFError) as e: cached = e
+        if isinstance(cached, np.ndarray) and cached.shape == (len(paths), 3, size, size): return torch.from_numpy(cached)
+        warnings.warn(f"{cache_file}: damaged image cache ({cached if isinstance(cached, Exception) else f'shape {cached.shape}'}); "
+                      f"decoding the images again", DataWarning)
     pixels = _decode_all(paths, size, progress, f'decode {split_name} @{size}px')
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     partial = cache_file.with_suffix(f'.{os.getpid()}.tmp')
-    with open(partial, 'wb') as f: np.save(f, pixels.numpy())
-    os.replace(partial, cache_file)  # atomic: a crash never leaves a torn cache file
+    try:
+        with open(partial, 'wb') as f: np.save(f, pixels.numpy())
+        os.replace(partial, cache_file)  # atomic: a crash never leaves a torn cache file
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return pixels
 
 # %% ../nbs/01_data.ipynb #07a4505c
@@ -506,10 +543,24 @@ def data_root(cfg: dict) -> Path:
         except OSError: shutil.rmtree(partial, ignore_errors=True)  # another process finished first
     return target
 
+# %% ../nbs/01_data.ipynb #81406d22
+def check_split_overlap(root):
+    "A `DataError` if an image of MedPix at `root` is in two splits: a model would be evaluated on what it trained on."
+    seen = {}
+    for split in SPLITS:
+        for row in read_jsonl(split_files(root, split)[1]): seen.setdefault(str(row.get('image')), {}).setdefault(split, row['_line'])
+    shared = {image: where for image, where in seen.items() if len(where) > 1}
+    if shared:
+        image, where = next(iter(shared.items()))
+        places = ' and '.join(f"descriptions_{s}.jsonl line {line}" for s, line in where.items())
+        raise DataError(f"{len(shared)} images are in more than one split (e.g. {image!r} in {places}) under {root}/splitted_dataset: "
+                        f"evaluating on trained images inflates every metric; keep each image in one split only")
+
 # %% ../nbs/01_data.ipynb #e0d77ce7
 def datasets_from_config(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPLITS, progress=True) -> dict:
     "The `MedPixDataset` of each split in `splits`, built as `cfg` says for the `teacher` and `student` inputs."
     root, data = data_root(cfg), cfg['data']
+    check_split_overlap(root)
     images = cache_dir(cfg)/'images' if data['image_cache'] == 'disk' else None
     return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'],
                                  augment=data['augment'] and split == 'train', cache_dir=images, progress=progress) for split in splits}
