@@ -4,20 +4,21 @@
 
 # %% ../nbs/10_cli.ipynb #d4d5038d
 from __future__ import annotations
-import argparse, json, sys, time, traceback
+import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, load_config
-from .data import DataError, data_root, format_summary
-from .backbones import BackboneError, build_datasets
-from .train import TrainingError, train
+from .config import ConfigError, explain_error, load_config
+from .data import data_root, format_summary
+from .backbones import build_datasets
+from .run_folder import is_run_folder
+from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
 from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
-__all__ = ['RESULT_COLUMNS', 'EXPECTED_ERRORS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides',
-           'cmd_batch', 'cmd_fetch', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['RESULT_COLUMNS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'cmd_batch',
+           'cmd_fetch', 'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -30,7 +31,11 @@ def _config_args(p: argparse.ArgumentParser):
 def config_from_args(args) -> dict:
     "The validated config that `args` describe; `demo` is the preset when neither a file nor a preset is given."
     preset = args.preset or (None if args.config else 'demo')
-    return load_config(args.config, args.overrides, preset=preset)
+    cfg = load_config(args.config, args.overrides, preset=preset)
+    home = Path(args.config).parent if args.config else None
+    if home and is_run_folder(home) and not any(o.strip().startswith('logging.log_dir=') for o in args.overrides):
+        cfg['logging']['log_dir'] = str(home)  # a run folder's own config: the run follows the folder, wherever it was moved
+    return cfg
 
 # %% ../nbs/10_cli.ipynb #36937200
 def cmd_data(args) -> int:
@@ -117,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     p = sub.add_parser('run', help='train a teacher and distil it into a student')
     _config_args(p)
-    p.add_argument('--resume', action='store_true', help='continue the run in logging.log_dir from its last complete epoch')
-    p.add_argument('--overwrite', action='store_true', help='replace the run in logging.log_dir')
+    p.add_argument('--resume', action='store_true', help='continue the run in logging.log_dir from its last complete epoch (refused if none started)')
+    p.add_argument('--resume-or-start', dest='resume', action='store_const', const='or-start', help='continue the run in logging.log_dir, or start it')
+    p.add_argument('--overwrite', action='store_true', help="replace the run in logging.log_dir (only the run's own files are removed)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser('batch', help='one run per backbone swap (and more), from one base config')
     p.add_argument('--base', help='base YAML config (default: the demo preset)')
@@ -159,15 +165,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 # %% ../nbs/10_cli.ipynb #8b3519b3
-EXPECTED_ERRORS = (ConfigError, DataError, BackboneError, TrainingError, FileNotFoundError)
+def _resume_hint(argv) -> str:
+    "The command that continues an interrupted `run`."
+    args = [a for a in argv if a not in ('--overwrite', '--resume', '--resume-or-start')]
+    return 'medpix-kd ' + ' '.join(shlex.quote(a) for a in args) + ' --resume'
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f'medpix-kd: warning: {message}', file=sys.stderr)
 
 def main(argv=None) -> int:
     "Run `medpix-kd` with `argv` (default: the process arguments); returns the exit code."
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning  # one line each, not the file and line of the code that warned
     try: return args.func(args)
-    except EXPECTED_ERRORS as e:
+    except BaseException as e:
+        message = explain_error(e)
+        if message is None or isinstance(e, SystemExit): raise  # a bug: keep its traceback
         if args.debug: traceback.print_exc()
-        print(f'medpix-kd {args.command}: error: {e}', file=sys.stderr)
+        if isinstance(e, KeyboardInterrupt):
+            hint = f'; every finished epoch is saved: continue with {_resume_hint(argv)}' if args.command == 'run' else ''
+            print(f'medpix-kd {args.command}: interrupted (Ctrl-C){hint}', file=sys.stderr)
+            return 130
+        print(f'medpix-kd {args.command}: error: {message}', file=sys.stderr)
         if not args.debug: print('(run again with --debug for the traceback)', file=sys.stderr)
         return 2
 
