@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy, json, sys
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
-from .train import TrainingError, write_json
+from .config import explain_error
+from .run_folder import TrainingError, claim_run_dir, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'plan_batch', 'template', 'execute_run',
@@ -52,10 +53,10 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
             cfg['teacher']['checkpoint'] = str(Path(leaders[key])/'teacher_best.pth')
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
-        existing = run_dir/'config.yaml'
+        existing = claim_run_dir(run_dir)/'config.yaml'  # refuses a folder that is not a run's
         if existing.is_file() and (changed := config_differences(load_config(existing), cfg)):
-            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose another log root or remove the run")
-        save_config(cfg, existing)
+            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose another --log-root")
+        if not existing.is_file(): save_config(cfg, existing)
         plans[name] = cfg
     return plans
 
@@ -77,11 +78,13 @@ def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     report = run_dir/'report.ipynb'
     record = {'log_dir': str(run_dir), 'report': str(report)}
     try:
-        pm.execute_notebook(str(template('run.ipynb')), str(report), parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': True},
+        pm.execute_notebook(str(template('run.ipynb')), str(report), parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start'},
                             kernel_name=kernel, progress_bar=False, log_output=False)
         return {**record, 'status': 'finished'}
     except PapermillExecutionError as e:
         return {**record, 'status': 'failed', 'error': f'{e.ename}: {e.evalue}'.strip()}
+    except Exception as e:  # the kernel died, could not start, or the report could not be written: this run failed, the batch goes on
+        return {**record, 'status': 'failed', 'error': f'{type(e).__name__}: {explain_error(e) or e}'.strip()}
     finally:
         if report.is_file(): write_html(report, run_dir/'report.html')
 
