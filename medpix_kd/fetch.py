@@ -35,6 +35,7 @@ def download(url: str, dest, progress: bool = True, chunk: int = 1 << 20, timeou
     dest.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.is_file() else 0
     try: response = urlopen(Request(url, headers={'Range': f'bytes={have}-'} if have else {}), timeout=timeout)
+    except ValueError as e: raise DataError(f"--url {url!r} is not a URL ({e}); expected e.g. {MEDPIX_URL}") from None
     except HTTPError as e:
         if e.code == 416 and have: os.replace(part, dest); return dest  # the part was already complete
         raise DataError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
@@ -54,21 +55,37 @@ def download(url: str, dest, progress: bool = True, chunk: int = 1 << 20, timeou
     return dest
 
 # %% ../nbs/01b_fetch.ipynb #67b7ddcc
+def _members(z: zipfile.ZipFile, archive) -> dict:
+    "The files of the archive's `MedPix-2-0/` folder (at any depth), as relative path -> member name; refuses paths that escape."
+    names = [n for n in z.namelist() if f'{DATASET_FOLDER}/' in n]
+    if not names: raise DataError(f"{archive} has no {DATASET_FOLDER}/ folder; is the URL the MedPix 2.0 repository archive?")
+    prefix = names[0][:names[0].index(f'{DATASET_FOLDER}/') + len(DATASET_FOLDER) + 1]
+    members = {}
+    for name in names:
+        if name.endswith('/') or not name.startswith(prefix): continue
+        rel = Path(name[len(prefix):])
+        if rel.is_absolute() or '..' in rel.parts:  # zip-slip: a member that would be written outside the folder
+            raise DataError(f"{archive}: member {name!r} points outside {DATASET_FOLDER}/; refusing the archive, nothing was extracted")
+        members[rel] = name
+    return members
+
 def extract_dataset(archive, dest) -> Path:
-    "Extract the `MedPix-2-0/` folder of `archive` (at any depth) to `dest/MedPix-2-0`; returns that folder."
+    "Extract the archive's `MedPix-2-0/` folder to `dest/MedPix-2-0`, adding only files it lacks; returns that folder."
     dest, target = Path(dest), Path(dest)/DATASET_FOLDER
-    with zipfile.ZipFile(archive) as z:
-        names = [n for n in z.namelist() if f'{DATASET_FOLDER}/' in n]
-        if not names: raise DataError(f"{archive} has no {DATASET_FOLDER}/ folder; is the URL the MedPix 2.0 repository archive?")
-        prefix = names[0][:names[0].index(f'{DATASET_FOLDER}/') + len(DATASET_FOLDER) + 1]
+    try: z = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as e: raise DataError(f"{archive} is not a zip archive ({e}); is --url the MedPix 2.0 repository archive?") from None
+    with z:
+        members = _members(z, archive)
         staging = Path(tempfile.mkdtemp(prefix=f'.{DATASET_FOLDER}-', dir=dest))
-        for name in names:
-            if name.endswith('/') or not name.startswith(prefix): continue
-            out = staging/name[len(prefix):]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with z.open(name) as src, open(out, 'wb') as dst: shutil.copyfileobj(src, dst)
-    if target.exists(): shutil.rmtree(target)
-    os.rename(staging, target)
+        for rel, name in members.items():
+            if (target/rel).exists(): continue  # already there: a file in place is never replaced
+            (staging/rel).parent.mkdir(parents=True, exist_ok=True)
+            with z.open(name) as src, open(staging/rel, 'wb') as dst: shutil.copyfileobj(src, dst)
+    if not target.exists(): os.rename(staging, target); return target
+    for path in sorted(p for p in staging.rglob('*') if p.is_file()):
+        (target/path.relative_to(staging)).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target/path.relative_to(staging))
+    shutil.rmtree(staging)
     return target
 
 # %% ../nbs/01b_fetch.ipynb #bae0ed60
@@ -78,10 +95,13 @@ def fetch_data(dest, url: str = MEDPIX_URL, progress: bool = True) -> Path:
     target = dest/DATASET_FOLDER
     if target.is_dir():
         try: check_dataset(target); return target  # already complete: nothing to do
-        except DataError: pass                     # incomplete: fetch again
+        except DataError: pass                     # incomplete: fetch what it lacks, keep what it has
     archive = download(url, dest/'.medpix-download'/'MedPix-2.0.zip', progress)
     extract_dataset(archive, dest)
-    counts = check_dataset(target)
+    try: counts = check_dataset(target)
+    except DataError as e:
+        raise DataError(f"{target} is still incomplete after adding the archive's missing files: {e}. Files already there are "
+                        f"never replaced; if one is damaged, move it (or the whole folder) aside and run again") from None
     shutil.rmtree(dest/'.medpix-download')
     if progress: print(f"MedPix 2.0 at {target}: {', '.join(f'{s} {n}' for s, n in counts.items())} images")
     return target
