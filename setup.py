@@ -47,7 +47,7 @@ setuptools.setup(
     entry_points = {
         'console_scripts': cfg.get('console_scripts','').split(),
         'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d'],
-        # papermill creates run folders under runs/ (see nbs/08_reports.ipynb)
-        'papermill.io': ['runs/=medpix_kd.papermill_io:runs_folder_handler'],
+        # papermill creates run folders and guards finished reports for these paths (see nbs/08a_papermill_io.ipynb)
+        'papermill.io': [f'{prefix}=medpix_kd.papermill_io:runs_folder_handler' for prefix in ('runs/', './', '../', '/')],
     },
     **setup_cfg)

@@ -12,24 +12,26 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import load_config
+from .config import ConfigError, explain_error, load_config
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
 from .metrics import TASKS
+from .run_folder import TrainingError, read_json
 from .train import latency_table, load_trained_model
 
 # %% auto #0
 __all__ = ['SUMMARY_METRICS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts', 'sample_images',
            'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'measure_latency',
            'comparison_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart', 'write_html',
-           'check_parameters', 'config_from_parameters', 'papermill_output_path']
+           'brief_traceback', 'brief_errors', 'check_parameters', 'config_from_parameters', 'papermill_output_path']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
     "The config, per-epoch metrics and results of the run in `log_dir`."
     log_dir = Path(log_dir)
-    if not (log_dir/'results.json').is_file(): raise FileNotFoundError(f"{log_dir} holds no finished run (no results.json)")
-    return {'config': load_config(log_dir/'config.yaml'), 'rows': json.loads((log_dir/'metrics.json').read_text()),
-            'results': json.loads((log_dir/'results.json').read_text()), 'log_dir': log_dir}
+    if not (log_dir/'results.json').is_file(): raise TrainingError(f"{log_dir} holds no finished run (no results.json)")
+    fix = 'move it aside and resume the run (--resume) to write it again'
+    return {'config': load_config(log_dir/'config.yaml'), 'rows': read_json(log_dir/'metrics.json', fix),
+            'results': read_json(log_dir/'results.json', fix), 'log_dir': log_dir}
 
 # %% ../nbs/08_reports.ipynb #a119f5d8
 def class_counts(cfg: dict) -> pd.DataFrame:
@@ -226,6 +228,20 @@ PARAMETER_KEYS = {'data_root': 'data.root', 'loss': 'loss.type', 'fusion': 'fusi
 RUN_PARAMETERS = ('config', 'preset', 'resume', *PARAMETER_KEYS)
 PAPERMILL_NAMES = ('PAPERMILL_INPUT_PATH', 'PAPERMILL_OUTPUT_PATH')  # set by papermill's --inject-paths
 
+# %% ../nbs/08_reports.ipynb #80016209
+def brief_traceback(shell, etype, value, tb, tb_offset=None) -> list:
+    "IPython's custom exception handler: shows one line for an explained error, the usual traceback for anything else."
+    message = explain_error(value)
+    stb = [f'{etype.__name__}: {message}'] if message else shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    shell._showtraceback(etype, value, stb)  # IPython 8 runs a custom handler but shows nothing of what it returns
+    return []
+
+def brief_errors(shell=None):
+    "Show explained errors in this notebook's error cells as one paragraph (papermill still stops at them)."
+    from IPython import get_ipython
+    shell = shell or get_ipython()
+    if shell is not None: shell.set_custom_exc((Exception,), brief_traceback)
+
 # %% ../nbs/08_reports.ipynb #fe7c1601
 def check_parameters(new_names) -> None:
     "Fail on names injected into the run notebook that are not its parameters (papermill only warns)."
@@ -233,7 +249,7 @@ def check_parameters(new_names) -> None:
     unknown = sorted(n for n in new_names if not n.startswith('_') and n not in RUN_PARAMETERS and n not in PAPERMILL_NAMES)
     if unknown:
         hints = [f"{n!r}" + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(n, RUN_PARAMETERS, n=1)) else '') for n in unknown]
-        raise ValueError(f"unknown run parameter {', '.join(hints)}; parameters: {', '.join(RUN_PARAMETERS)}")
+        raise ConfigError(f"unknown run parameter {', '.join(hints)}; parameters: {', '.join(RUN_PARAMETERS)}")
 
 # %% ../nbs/08_reports.ipynb #a4bd5521
 def config_from_parameters(params: dict) -> dict:

@@ -4,9 +4,8 @@
 
 # %% ../nbs/06a_run_folder.ipynb #81fb40e0
 from __future__ import annotations
-import csv, datetime, io, json, os, pickle, socket, sys, zipfile
+import csv, datetime, json, os, pickle, shutil, socket, sys, zipfile
 from pathlib import Path
-import torch
 from filelock import FileLock, Timeout
 from .config import MedpixError, config_differences, load_config, save_config
 
@@ -36,6 +35,7 @@ def atomic_write(path, write, mode='wb'):
 # %% ../nbs/06a_run_folder.ipynb #60f0dadc
 def atomic_save(obj, path):
     "`torch.save` `obj` to `path` atomically."
+    import torch  # here, not at the top: papermill's I/O handler reads run folders without loading torch
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 def write_json(obj, path):
@@ -59,6 +59,7 @@ def read_json(path, fix: str = 'delete it and run again'):
 # %% ../nbs/06a_run_folder.ipynb #ea4d7d84
 def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
     "The checkpoint at `path`, loaded as weights only, or a `TrainingError` naming the file and `fix`."
+    import torch
     path = Path(path)
     if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
     try: return torch.load(path, map_location='cpu', weights_only=True)  # moved later: map_location rejects e.g. 'cpu:0'
@@ -111,7 +112,6 @@ RUN_OUTPUTS = ('config.yaml', 'results.json', 'metrics.json', 'metrics.csv', 'la
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
-    import shutil
     path = Path(path)
     if not is_run_folder(path): raise TrainingError(f"{path} is not a medpix_kd run folder; --overwrite only clears run folders")
     gone = sorted({p for pattern in RUN_OUTPUTS for p in path.glob(pattern)})
