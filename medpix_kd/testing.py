@@ -12,7 +12,7 @@ from .data import InputSpec, load_records, load_tokenizer, make_synthetic_medpix
 
 # %% auto #0
 __all__ = ['scratch_dir', 'synthetic_root', 'wordpiece_for', 'minilm_tokenizer', 'tiny_specs', 'tiny_setup', 'hub_offline',
-           'real_data_root']
+           'real_data_root', 'hold_run_lock']
 
 # %% ../nbs/01a_testing.ipynb #9f032672
 def scratch_dir(prefix='medpix-test-') -> Path:
@@ -85,3 +85,12 @@ def real_data_root():
         if repo: candidates.append(repo.parent/'shared'/'medpix-2-0')
     found = [Path(c) for c in candidates if c and (Path(c)/'splitted_dataset').is_dir()]
     return found[0] if found else None
+
+# %% ../nbs/01a_testing.ipynb #515bfafc
+def hold_run_lock(folder):
+    "A process that holds the run lock of `folder` until it is killed; returned once it holds it."
+    import subprocess, sys
+    code = f"import time; from medpix_kd.run_folder import RunLock\nwith RunLock({str(folder)!r}): print('locked', flush=True); time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    if holder.stdout.readline().strip() != 'locked': raise RuntimeError(f'the lock holder for {folder} did not start')
+    return holder
