@@ -97,7 +97,8 @@ def fetch_data(dest, url: str = MEDPIX_URL, progress: bool = True) -> Path:
         try: check_dataset(target); return target  # already complete: nothing to do
         except DataError: pass                     # incomplete: fetch what it lacks, keep what it has
     archive = download(url, dest/'.medpix-download'/'MedPix-2.0.zip', progress)
-    extract_dataset(archive, dest)
+    try: extract_dataset(archive, dest)
+    except DataError: shutil.rmtree(dest/'.medpix-download'); raise  # an archive that is refused is not kept for the next try
     try: counts = check_dataset(target)
     except DataError as e:
         raise DataError(f"{target} is still incomplete after adding the archive's missing files: {e}. Files already there are "

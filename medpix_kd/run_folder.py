@@ -12,7 +12,7 @@ from .config import MedpixError, config_differences, load_config, save_config
 # %% auto #0
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_write',
            'atomic_save', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir']
+           'claim_run_dir', 'clear_run_dir', 'RunLock', 'nothing_to_resume', 'prepare_run_dir']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -69,7 +69,7 @@ def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
                             f"medpix_kd loads weights-only checkpoints only (checkpoints.last.pth files from before this check "
                             f"need a fresh run)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise TrainingError(f"{path} is damaged or cut short and cannot be read ({str(e).splitlines()[0]}); {fix}") from None
+        raise TrainingError(f"{path} is damaged or cut short and cannot be read ({str(e).splitlines()[0].split('. ')[0]}); {fix}") from None
 
 # %% ../nbs/06a_run_folder.ipynb #7afb9667
 MARKER = '.medpix_kd_run'
@@ -146,6 +146,12 @@ def _check_resumable(log_dir: Path, cfg: dict):
                             f"Resume it with its own config (medpix-kd run {saved} --resume), or start a new run in another "
                             f"logging.log_dir")
 
+# %% ../nbs/06a_run_folder.ipynb #b6407761
+def nothing_to_resume(log_dir) -> TrainingError:
+    "The error for resuming a folder where no run has trained (a mistyped `logging.log_dir`, say)."
+    return TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no checkpoints/last.pth). Check "
+                         f"logging.log_dir; to start a new run there, leave out --resume (or pass --resume-or-start)")
+
 # %% ../nbs/06a_run_folder.ipynb #dc645ffa
 def prepare_run_dir(cfg: dict,
                     resume: bool | str = False, # True: continue the run, which must have started; 'or-start': continue or start it
@@ -154,14 +160,12 @@ def prepare_run_dir(cfg: dict,
     "The run folder of `cfg`, claimed and checked against what it already holds; call under its `RunLock`."
     log_dir = Path(cfg['logging']['log_dir'])
     if resume and overwrite: raise TrainingError("choose one of --resume and --overwrite")
-    claim_run_dir(log_dir)
     state = run_state(log_dir)
+    if state == 'new' and resume is True: raise nothing_to_resume(log_dir)  # before a mistyped folder is made a run folder
+    claim_run_dir(log_dir)
     if overwrite: clear_run_dir(log_dir)
     elif state != 'new' and not resume:
         raise TrainingError(f"{log_dir} already holds {'a finished' if state == 'finished' else 'an unfinished'} run. Continue it "
                             f"with --resume (in the run notebook: -p resume True), or choose another logging.log_dir")
-    elif state == 'new' and resume is True:
-        raise TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no checkpoints/last.pth). Check "
-                            f"logging.log_dir; to start a new run there, leave out --resume (or pass --resume-or-start)")
     elif state != 'new': _check_resumable(log_dir, cfg)
     return log_dir

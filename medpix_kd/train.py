@@ -20,7 +20,8 @@ from .backbones import build_datasets
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .metrics import TASKS, as_score, confusion, model_metrics
-from .run_folder import (RunLock, TrainingError, atomic_save, claim_run_dir, load_checkpoint, prepare_run_dir, read_json,
+from .run_folder import (RunLock, TrainingError, atomic_save, claim_run_dir, load_checkpoint, nothing_to_resume,
+                                  prepare_run_dir, read_json,
                                   run_state, write_csv, write_json)
 
 # %% auto #0
@@ -486,6 +487,7 @@ def train(cfg: dict,
     "Run every stage of `cfg` and return the results (also written to `results.json` in `logging.log_dir`)."
     begin, acc = time.perf_counter(), make_accelerator(cfg)
     log_dir = Path(cfg['logging']['log_dir'])
+    if acc.is_main_process and resume is True and run_state(log_dir) == 'new': raise nothing_to_resume(log_dir)
     with RunLock(claim_run_dir(log_dir)) if acc.is_main_process else contextlib.nullcontext():
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
