@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
-from fastcore.basics import patch as fc_patch
+from fastcore.basics import patch
 from .config import MedpixError, cache_dir
 
 # %% auto #0
@@ -21,8 +21,7 @@ __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'TEXT_FIELDS', 'LEAKY_FIELDS', '
            'DataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files',
            'load_records', 'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images',
            'train_wordpiece_tokenizer', 'minilm_path', 'load_tokenizer', 'tokenize_texts', 'InputSpec', 'augment_batch',
-           'MedPixDataset', 'collate', 'loader', 'augmenting', 'summary', 'format_summary', 'data_root',
-           'check_split_overlap', 'datasets_from_config']
+           'MedPixDataset', 'augmenting', 'format_summary', 'data_root', 'check_split_overlap', 'datasets_from_config']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -433,7 +432,7 @@ class MedPixDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.records)
 
 # %% ../nbs/01_data.ipynb #0eab2ead
-@fc_patch
+@patch
 def __getitems__(self: MedPixDataset, indices, sides=None) -> dict:
     "The samples at `indices` as one uncollated batch (what a `DataLoader` asks for), for `sides` (default both): one gather per tensor, not one per sample."
     idx = torch.as_tensor(indices, dtype=torch.long)
@@ -445,7 +444,7 @@ def __getitems__(self: MedPixDataset, indices, sides=None) -> dict:
     return raw | {who: {'image': views[spec.image_size], **{k: take(self.tokens[who][k]) for k in ('input_ids', 'attention_mask')}}
                   for who, spec in specs.items()}
 
-@fc_patch
+@patch
 def __getitem__(self: MedPixDataset, i: int) -> dict:
     raw = self.__getitems__([i])
     item = {'index': i, 'y_modality': raw['y_modality'][0], 'y_location': raw['y_location'][0],
@@ -472,7 +471,7 @@ def _stack(items: list) -> dict:
            **{who: {k: torch.stack([it[who][k] for it in items]) for k in items[0][who]} for who in ('teacher', 'student') if who in items[0]}}
     return raw | ({'jitter': tuple(torch.stack(j) for j in zip(*[it['jitter'] for it in items]))} if 'jitter' in items[0] else {})
 
-@fc_patch
+@patch
 def collate(self: MedPixDataset, items, sides=None) -> dict:
     "A batch from a list of items (or `__getitems__`' output): labels, sample indices, and per model (`sides`, default both) `pixel_values`, `input_ids` and `attention_mask`."
     raw = items if isinstance(items, dict) else _stack(items)
@@ -493,7 +492,7 @@ class _Sides(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.ds[i]
     def __getitems__(self, indices): return self.ds.__getitems__(indices, self.sides)
 
-@fc_patch
+@patch
 def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, seed=0, drop_last=False, sides=None):
     "A `DataLoader` over this split that collates with `collate` (for `sides` only, if given), shuffled by `seed` if `shuffle`."
     g = torch.Generator().manual_seed(seed)
@@ -510,7 +509,7 @@ def augmenting(ds: MedPixDataset, on: bool = True):
     finally: ds.augment = before
 
 # %% ../nbs/01_data.ipynb #c4be5de4
-@fc_patch
+@patch
 def summary(self: MedPixDataset) -> dict:
     "Counts of samples, cases and classes, and mean token lengths, for this split."
     mod, loc = torch.bincount(self.modality, minlength=2), torch.bincount(self.location, minlength=5)

@@ -8,14 +8,13 @@ import difflib, inspect
 import torch
 import torch.nn.functional as F
 from torch import nn
-from fastcore.basics import patch as fc_patch
+from fastcore.basics import patch
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['LOGIT_KEYS', 'LOSSES', 'ALL_LOSS_PARAMS', 'DistillLoss', 'build', 'materialize', 'terms', 'forward', 'CELoss',
-           'fake_outputs', 'kd_kl', 'width_adapter', 'VanillaKD', 'info_nce', 'CRDLoss', 'crd', 'CombinedKD',
-           'pairwise_distances', 'rkd_distance', 'rkd_angle', 'RKDLoss', 'mmd2', 'MMDLoss', 'loss_params', 'build_loss',
-           'loss_from_config', 'materialize_on_batch']
+__all__ = ['LOGIT_KEYS', 'LOSSES', 'ALL_LOSS_PARAMS', 'DistillLoss', 'CELoss', 'kd_kl', 'width_adapter', 'VanillaKD', 'info_nce',
+           'CRDLoss', 'CombinedKD', 'pairwise_distances', 'rkd_distance', 'rkd_angle', 'RKDLoss', 'mmd2', 'MMDLoss',
+           'loss_params', 'build_loss', 'loss_from_config', 'materialize_on_batch']
 
 # %% ../nbs/05_losses.ipynb #91d40fce
 LOGIT_KEYS = ('logits_modality', 'logits_location')
@@ -34,11 +33,11 @@ class DistillLoss(nn.Module):
         return torch.cat([out[f] for f in self.features], -1)
 
 # %% ../nbs/05_losses.ipynb #ae837420
-@fc_patch
+@patch
 def build(self: DistillLoss, s_emb: torch.Tensor, t_emb: torch.Tensor):
     "Create the parts that depend on the embedding widths; none by default."
 
-@fc_patch
+@patch
 def materialize(self: DistillLoss, s_out: dict, t_out: dict = None):
     "Create the lazy parts from real outputs; call before building the optimizer. Returns `self`."
     if self.needs_teacher:
@@ -49,12 +48,12 @@ def materialize(self: DistillLoss, s_out: dict, t_out: dict = None):
     return self
 
 # %% ../nbs/05_losses.ipynb #87ffd2b1
-@fc_patch
+@patch
 def terms(self: DistillLoss, s_out: dict, t_out: dict, index=None) -> dict:
     "The weighted distillation terms, by name; none in the base class."
     return {}
 
-@fc_patch
+@patch
 def forward(self: DistillLoss, s_out: dict, t_out: dict, y_mod, y_loc, index=None):
     if not self.ready: raise RuntimeError(f"{type(self).__name__}: call materialize(s_out, t_out) on a real batch before building the optimizer")
     parts = {'ce_modality': F.cross_entropy(s_out['logits_modality'], y_mod), 'ce_location': F.cross_entropy(s_out['logits_location'], y_loc)}
@@ -67,13 +66,6 @@ class CELoss(DistillLoss):
     "Cross-entropy on both tasks, no teacher: the baseline."
     needs_teacher = False
     def __init__(self): super().__init__(features=())
-
-# %% ../nbs/05_losses.ipynb #c7f1f1f9
-def fake_outputs(batch=4, img=6, txt=5, proj=4, seed=0, requires_grad=False) -> dict:
-    "Random model outputs with the models' keys and the given widths."
-    g = torch.Generator().manual_seed(seed)
-    shapes = {'logits_modality': 2, 'logits_location': 5, 'img_raw': img, 'txt_raw': txt, 'img_proj': proj, 'txt_proj': proj, 'fused': proj}
-    return {k: torch.randn(batch, w, generator=g).requires_grad_(requires_grad) for k, w in shapes.items()}
 
 # %% ../nbs/05_losses.ipynb #aa8f7247
 def kd_kl(s_logits, t_logits, T: float) -> torch.Tensor:
@@ -123,7 +115,7 @@ class CRDLoss(DistillLoss):
         if self.nce_k: self.register_buffer('memory', F.normalize(torch.randn(self.n_data, self.feat_dim), dim=-1))
 
 # %% ../nbs/05_losses.ipynb #e2636036
-@fc_patch
+@patch
 def crd(self: CRDLoss, s_out, t_out, index=None) -> torch.Tensor:
     "The weighted CRD term."
     zs = F.normalize(self.embed_s(self.embedding(s_out)), dim=-1)
@@ -138,7 +130,7 @@ def crd(self: CRDLoss, s_out, t_out, index=None) -> torch.Tensor:
         with torch.no_grad(): self.memory[index] = F.normalize(self.momentum * self.memory[index] + (1 - self.momentum) * zt.detach(), dim=-1)
     return self.gamma * self.temperature / self.base_temperature * loss
 
-@fc_patch
+@patch
 def terms(self: CRDLoss, s_out, t_out, index=None): return {'crd': self.crd(s_out, t_out, index)}
 
 # %% ../nbs/05_losses.ipynb #d0b6d7a4

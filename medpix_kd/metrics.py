@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
-__all__ = ['TASKS', 'task_metrics', 'model_metrics', 'confusion', 'as_score', 'selection_score']
+__all__ = ['TASKS', 'task_metrics', 'model_metrics', 'confusion', 'as_score']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -51,7 +51,3 @@ def confusion(y, logits, n_classes: int) -> np.ndarray:
 def as_score(value: float) -> float:
     "`value` for comparing epochs: NaN (an undefined metric) counts as the worst."
     return -math.inf if value != value else value
-
-def selection_score(metrics: dict, model: str, measure: str = 'mean_macro_f1') -> float:
-    "The dev score of `model` that selects its best epoch; NaN counts as the worst."
-    return as_score(metrics[f'dev/{model}/{measure}'])

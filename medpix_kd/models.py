@@ -8,14 +8,13 @@ import hashlib
 import torch
 import torch.nn.functional as F
 from torch import nn
-from fastcore.basics import patch as fc_patch
+from fastcore.basics import patch
 from .data import LOCATIONS, MODALITIES
 from .backbones import TextEncoder, VisionEncoder, build_text, build_vision
 from .fusion import build_fusion
 
 # %% auto #0
-__all__ = ['ATTENTION_FUSIONS', 'MultimodalClassifier', 'forward', 'train', 'build_model', 'unimodal_loss', 'param_counts',
-           'FeatureMemo', 'memoize_frozen', 'params_without_grad']
+__all__ = ['ATTENTION_FUSIONS', 'MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen']
 
 # %% ../nbs/04_models.ipynb #f7b34493
 ATTENTION_FUSIONS = ('cross_attention', 'transformer_concat')  # fusions that read the token sequences
@@ -52,7 +51,7 @@ def _modality_masks(batch: int, p: float, like: torch.Tensor) -> tuple:
     r = torch.rand(batch, 1, device=like.device)
     return (r < 1 - p).to(like.dtype), (r >= p).to(like.dtype)
 
-@fc_patch
+@patch
 def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask) -> dict:
     img_raw, img_tokens = self.memos['vision'](pixel_values) if 'vision' in self.memos else self.vision(pixel_values)
     txt_raw, txt_tokens, txt_mask = self.memos['text'](input_ids, attention_mask) if 'text' in self.memos else self.text(input_ids, attention_mask)
@@ -73,7 +72,7 @@ def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask)
     return out
 
 # %% ../nbs/04_models.ipynb #558708b1
-@fc_patch
+@patch
 def train(self: MultimodalClassifier, mode: bool = True):
     nn.Module.train(self, mode)
     for part, frozen in self.frozen.items():
@@ -89,7 +88,7 @@ def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
                                 f['modality_dropout'], f['unimodal_weight'])
 
 # %% ../nbs/04_models.ipynb #a5bd4ca1
-@fc_patch
+@patch
 def unimodal_loss(self: MultimodalClassifier, out: dict, y_mod, y_loc) -> dict:
     "The weighted cross-entropy of the image-only and text-only heads on both tasks, by name; empty without such heads."
     if self.unimodal_weight <= 0: return {}
@@ -119,7 +118,7 @@ class FeatureMemo:
     def __len__(self): return len(self.rows)
 
 # %% ../nbs/04_models.ipynb #2694ff63
-@fc_patch
+@patch
 def __call__(self: FeatureMemo, *inputs):
     text = len(inputs) == 2
     if text:
@@ -153,8 +152,3 @@ def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> Multimod
         if model.frozen[part] and (images or part == 'text'):
             model.memos[part] = FeatureMemo(getattr(model, part), keep_tokens=model.uses_tokens)
     return model
-
-# %% ../nbs/04_models.ipynb #cd6e5aeb
-def params_without_grad(model: nn.Module) -> list:
-    "Names of trainable parameters whose gradient is missing or all zero."
-    return [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]

