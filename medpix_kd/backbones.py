@@ -4,12 +4,12 @@
 
 # %% ../nbs/02_backbones.ipynb #70f36dfd
 from __future__ import annotations
-import difflib, inspect, warnings
+import inspect, warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 import torch
 from torch import nn
-from .config import MedpixError
+from .config import MedpixError, did_you_mean
 from .data import (IMAGENET_MEAN, IMAGENET_STD, DataError, InputSpec, datasets_from_config, data_root, load_records,
                             load_tokenizer, minilm_path, train_wordpiece_tokenizer)
 
@@ -99,8 +99,7 @@ def lookup(name: str, kind: str) -> Backbone:
         if b.kind != kind: raise BackboneError(f"backbone {name!r} is a {b.kind} backbone, not a {kind} one; {kind} entries: {', '.join(registry_names(kind))}")
         return b
     if Path(name).expanduser().is_dir() or '/' in name: return _external(str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name, kind)
-    close = difflib.get_close_matches(name, list(BACKBONES), n=1)
-    raise BackboneError(f"unknown {kind} backbone {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; registry: "
+    raise BackboneError(f"unknown {kind} backbone {name!r}{did_you_mean(name, BACKBONES)}; registry: "
                         f"{', '.join(registry_names(kind))}; or give a hub id (org/name) or a local folder")
 
 def registry_names(kind: str) -> list:

@@ -13,7 +13,7 @@ import yaml
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError',
            'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value',
-           'parse_override', 'get_preset', 'read_yaml', 'load_config', 'save_config', 'flat_config',
+           'did_you_mean', 'parse_override', 'get_preset', 'read_yaml', 'load_config', 'save_config', 'flat_config',
            'config_differences', 'available_devices', 'resolve_device', 'cache_dir']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
@@ -222,11 +222,15 @@ def _check_device(value, where='device'):
         raise ConfigError(f"{where} = {value!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     return value
 
+# %% ../nbs/00_config.ipynb #376ee3d5
+def did_you_mean(name, choices, prefix: str = '') -> str:
+    "A ` (did you mean 'x'?)` hint naming the one of `choices` closest to `name`, or '' when none is close."
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ''
+
 # %% ../nbs/00_config.ipynb #62401a56
 def _unknown_key(key, valid, where):
-    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-    hint = f" (did you mean '{where}{close[0]}'?)" if close else ''
-    return ConfigError(f"unknown key '{where}{key}'{hint}; valid keys here: {', '.join(valid)}")
+    return ConfigError(f"unknown key '{where}{key}'{did_you_mean(key, valid, where)}; valid keys here: {', '.join(valid)}")
 
 # %% ../nbs/00_config.ipynb #03d91cf1
 def _merge(cfg: dict, user: dict, schema: dict, prefix=''):
@@ -303,9 +307,7 @@ PRESETS = {
 # %% ../nbs/00_config.ipynb #69e36147
 def get_preset(name: str) -> dict:
     "A deep copy of the preset `name`, or an error listing the presets."
-    if name not in PRESETS:
-        close = difflib.get_close_matches(str(name), list(PRESETS), n=1)
-        raise ConfigError(f"unknown preset {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; presets: {', '.join(PRESETS)}")
+    if name not in PRESETS: raise ConfigError(f"unknown preset {name!r}{did_you_mean(name, PRESETS)}; presets: {', '.join(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 # %% ../nbs/00_config.ipynb #7d7ebfa3

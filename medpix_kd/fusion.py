@@ -4,10 +4,9 @@
 
 # %% ../nbs/03_fusion.ipynb #f78eeee8
 from __future__ import annotations
-import difflib
 import torch
 from torch import nn
-from .config import ConfigError
+from .config import ConfigError, did_you_mean
 
 # %% auto #0
 __all__ = ['FUSIONS', 'SimpleFusion', 'ConcatMLPFusion', 'GatedFusion', 'CrossAttentionFusion', 'TransformerConcatFusion',
@@ -107,8 +106,7 @@ FUSIONS = {'simple': SimpleFusion, 'concat_mlp': ConcatMLPFusion, 'gated': Gated
 def build_fusion(name: str, dim: int, layers: int = 1, heads: int = 8, dropout: float = 0.1) -> nn.Module:
     "The fusion module `name` for features of width `dim`, `layers` deep where depth applies."
     if name not in FUSIONS:
-        close = difflib.get_close_matches(name, list(FUSIONS), n=1)
-        raise ConfigError(f"unknown fusion {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; fusions: {', '.join(FUSIONS)}")
+        raise ConfigError(f"unknown fusion {name!r}{did_you_mean(name, FUSIONS)}; fusions: {', '.join(FUSIONS)}")
     if name in ('cross_attention', 'transformer_concat') and dim % heads:
         raise ConfigError(f"fusion.dim {dim} is not divisible by fusion.heads {heads}, as {name} needs")
     return FUSIONS[name](dim, layers, heads, dropout)

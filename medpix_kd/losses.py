@@ -4,12 +4,12 @@
 
 # %% ../nbs/05_losses.ipynb #b86b8bdd
 from __future__ import annotations
-import difflib, inspect
+import inspect
 import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
-from .config import ConfigError
+from .config import ConfigError, did_you_mean
 
 # %% auto #0
 __all__ = ['LOGIT_KEYS', 'LOSSES', 'ALL_LOSS_PARAMS', 'DistillLoss', 'CELoss', 'kd_kl', 'width_adapter', 'VanillaKD', 'info_nce',
@@ -212,12 +212,10 @@ ALL_LOSS_PARAMS = sorted({p for name in LOSSES for p in loss_params(name)})
 def build_loss(name: str, n_data: int = None, **params) -> DistillLoss:
     "Loss `name` with the `params` it takes; `n_data` is the training-set size (for memory banks)."
     if name not in LOSSES:
-        close = difflib.get_close_matches(name, list(LOSSES), n=1)
-        raise ConfigError(f"unknown loss {name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; losses: {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}; losses: {', '.join(LOSSES)}")
     for key in params:
         if key not in ALL_LOSS_PARAMS:
-            close = difflib.get_close_matches(key, ALL_LOSS_PARAMS, n=1)
-            raise ConfigError(f"unknown loss parameter {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; loss parameters: {', '.join(ALL_LOSS_PARAMS)}")
+            raise ConfigError(f"unknown loss parameter {key!r}{did_you_mean(key, ALL_LOSS_PARAMS)}; loss parameters: {', '.join(ALL_LOSS_PARAMS)}")
     takes = loss_params(name)
     extra = {'n_data': n_data} if 'n_data' in inspect.signature(LOSSES[name]).parameters else {}
     return LOSSES[name](**{k: v for k, v in params.items() if k in takes}, **extra)

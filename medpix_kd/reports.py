@@ -12,7 +12,7 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import ConfigError, explain_error, load_config
+from .config import ConfigError, did_you_mean, explain_error, load_config
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
 from .metrics import TASKS
 from .run_folder import TrainingError, read_json
@@ -245,10 +245,9 @@ def brief_errors(shell=None):
 # %% ../nbs/08_reports.ipynb #fe7c1601
 def check_parameters(new_names) -> None:
     "Fail on names injected into the run notebook that are not its parameters (papermill only warns)."
-    import difflib
     unknown = sorted(n for n in new_names if not n.startswith('_') and n not in RUN_PARAMETERS and n not in PAPERMILL_NAMES)
     if unknown:
-        hints = [f"{n!r}" + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(n, RUN_PARAMETERS, n=1)) else '') for n in unknown]
+        hints = [f"{n!r}{did_you_mean(n, RUN_PARAMETERS)}" for n in unknown]
         raise ConfigError(f"unknown run parameter {', '.join(hints)}; parameters: {', '.join(RUN_PARAMETERS)}")
 
 # %% ../nbs/08_reports.ipynb #a4bd5521
