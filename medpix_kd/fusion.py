@@ -9,11 +9,19 @@ from torch import nn
 from .config import ConfigError, did_you_mean
 
 # %% auto #0
-__all__ = ['FUSIONS', 'SimpleFusion', 'ConcatMLPFusion', 'GatedFusion', 'CrossAttentionFusion', 'TransformerConcatFusion',
-           'build_fusion']
+__all__ = ['FUSIONS', 'Fusion', 'SimpleFusion', 'ConcatMLPFusion', 'GatedFusion', 'CrossAttentionFusion',
+           'TransformerConcatFusion', 'build_fusion']
+
+# %% ../nbs/03_fusion.ipynb #e344ce14
+class Fusion(nn.Module):
+    "Base of the fusions: `forward(img, txt, img_tokens, txt_tokens, txt_mask)` gives (B, dim)."
+    reads_tokens = False  # True: the model must project and pass the token sequences (else they are None)
+
+def _check_heads(name: str, dim: int, heads: int):
+    if dim % heads: raise ConfigError(f"fusion.dim {dim} is not divisible by fusion.heads {heads}, as {name} needs")
 
 # %% ../nbs/03_fusion.ipynb #a0b5e6d0
-class SimpleFusion(nn.Module):
+class SimpleFusion(Fusion):
     "Concatenate image and text features, then one linear layer."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
@@ -22,7 +30,7 @@ class SimpleFusion(nn.Module):
         return self.out(torch.cat([img, txt], -1))
 
 # %% ../nbs/03_fusion.ipynb #727bd391
-class ConcatMLPFusion(nn.Module):
+class ConcatMLPFusion(Fusion):
     "Concatenate, then an MLP with `layers` hidden layers (GELU, dropout)."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
@@ -34,7 +42,7 @@ class ConcatMLPFusion(nn.Module):
         return self.mlp(torch.cat([img, txt], -1))
 
 # %% ../nbs/03_fusion.ipynb #53b5b8c6
-class GatedFusion(nn.Module):
+class GatedFusion(Fusion):
     "Gated Multimodal Unit: a sigmoid gate mixes tanh candidates of each modality."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
@@ -64,11 +72,13 @@ def _with_pooled(pooled, tokens, mask=None):
     return seq, torch.cat([torch.zeros_like(mask[:, :1], dtype=torch.bool), ~mask.bool()], 1)
 
 # %% ../nbs/03_fusion.ipynb #a67d4111
-class CrossAttentionFusion(nn.Module):
+class CrossAttentionFusion(Fusion):
     "`layers` co-attention blocks (image ↔ text), then the two pooled states joined by a linear layer."
+    reads_tokens = True
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
         if layers < 1: raise ConfigError(f"cross_attention fusion needs fusion_layers >= 1, got {layers}")
+        _check_heads('cross_attention', dim, heads)
         self.img_blocks = nn.ModuleList(_AttendBlock(dim, heads, dropout) for _ in range(layers))
         self.txt_blocks = nn.ModuleList(_AttendBlock(dim, heads, dropout) for _ in range(layers))
         self.norm, self.out = nn.LayerNorm(2 * dim), nn.Linear(2 * dim, dim)
@@ -80,11 +90,13 @@ class CrossAttentionFusion(nn.Module):
         return self.out(self.norm(torch.cat([i[:, 0], t[:, 0]], -1)))
 
 # %% ../nbs/03_fusion.ipynb #d3d7ff08
-class TransformerConcatFusion(nn.Module):
+class TransformerConcatFusion(Fusion):
     "A transformer encoder over both token sequences with modality embeddings; output at a fusion token."
+    reads_tokens = True
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
         if layers < 1: raise ConfigError(f"transformer_concat fusion needs fusion_layers >= 1, got {layers}")
+        _check_heads('transformer_concat', dim, heads)
         self.fuse_token, self.modality = nn.Parameter(torch.zeros(1, 1, dim)), nn.Embedding(3, dim)
         nn.init.normal_(self.fuse_token, std=0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation='gelu', batch_first=True, norm_first=True)
@@ -103,10 +115,7 @@ class TransformerConcatFusion(nn.Module):
 FUSIONS = {'simple': SimpleFusion, 'concat_mlp': ConcatMLPFusion, 'gated': GatedFusion,
            'cross_attention': CrossAttentionFusion, 'transformer_concat': TransformerConcatFusion}
 
-def build_fusion(name: str, dim: int, layers: int = 1, heads: int = 8, dropout: float = 0.1) -> nn.Module:
+def build_fusion(name: str, dim: int, layers: int = 1, heads: int = 8, dropout: float = 0.1) -> Fusion:
     "The fusion module `name` for features of width `dim`, `layers` deep where depth applies."
-    if name not in FUSIONS:
-        raise ConfigError(f"unknown fusion {name!r}{did_you_mean(name, FUSIONS)}; fusions: {', '.join(FUSIONS)}")
-    if name in ('cross_attention', 'transformer_concat') and dim % heads:
-        raise ConfigError(f"fusion.dim {dim} is not divisible by fusion.heads {heads}, as {name} needs")
-    return FUSIONS[name](dim, layers, heads, dropout)
+    if name not in FUSIONS: raise ConfigError(f"unknown fusion {name!r}{did_you_mean(name, FUSIONS)}; fusions: {', '.join(FUSIONS)}")
+    return FUSIONS[name](dim=dim, layers=layers, heads=heads, dropout=dropout)

@@ -14,11 +14,9 @@ from .backbones import TextEncoder, VisionEncoder, build_text, build_vision
 from .fusion import build_fusion
 
 # %% auto #0
-__all__ = ['ATTENTION_FUSIONS', 'MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen']
+__all__ = ['MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen']
 
 # %% ../nbs/04_models.ipynb #f7b34493
-ATTENTION_FUSIONS = ('cross_attention', 'transformer_concat')  # fusions that read the token sequences
-
 class MultimodalClassifier(nn.Module):
     "Vision + text backbones, projections to `dim`, a fusion and two heads (modality, location)."
     def __init__(self, vision: VisionEncoder, text: TextEncoder,
@@ -35,7 +33,8 @@ class MultimodalClassifier(nn.Module):
         self.modality_dropout, self.unimodal_weight = modality_dropout, unimodal_weight
         self.vision, self.text = vision, text
         self.img_proj, self.txt_proj = nn.Linear(vision.width, dim), nn.Linear(text.width, dim)
-        self.fusion, self.uses_tokens = build_fusion(fusion, dim, fusion_layers, heads, dropout), fusion in ATTENTION_FUSIONS
+        self.fusion = build_fusion(fusion, dim=dim, layers=fusion_layers, heads=heads, dropout=dropout)
+        self.uses_tokens = self.fusion.reads_tokens  # the fusion says whether it reads the token sequences
         self.dropout = nn.Dropout(dropout)
         self.head_modality, self.head_location = nn.Linear(dim, len(MODALITIES)), nn.Linear(dim, len(LOCATIONS))
         if unimodal_weight > 0:  # both tasks from one modality alone: (B, 2 + 5) logits each
@@ -83,9 +82,11 @@ def train(self: MultimodalClassifier, mode: bool = True):
 def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     "The model of side `who` ('teacher' or 'student') of `cfg`, whose text backbone reads `tokenizer`'s ids."
     tower, f = cfg[who], cfg['fusion']
-    return MultimodalClassifier(build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last']), build_text(tower['text'], tokenizer, tower['text_pooling']),
-                                f['type'], f['dim'], tower['fusion_layers'], f['heads'], f['dropout'], tower['freeze_vision'], tower['freeze_text'],
-                                f['modality_dropout'], f['unimodal_weight'])
+    vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'])
+    text = build_text(tower['text'], tokenizer, tower['text_pooling'])
+    return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'], fusion_layers=tower['fusion_layers'], heads=f['heads'],
+                                dropout=f['dropout'], freeze_vision=tower['freeze_vision'], freeze_text=tower['freeze_text'],
+                                modality_dropout=f['modality_dropout'], unimodal_weight=f['unimodal_weight'])
 
 # %% ../nbs/04_models.ipynb #a5bd4ca1
 @patch
