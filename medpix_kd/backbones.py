@@ -5,12 +5,12 @@
 # %% ../nbs/02_backbones.ipynb #70f36dfd
 from __future__ import annotations
 import inspect, warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
 from .config import MedpixError, did_you_mean
-from .data import (IMAGENET_MEAN, IMAGENET_STD, DataError, InputSpec, datasets_from_config, data_root, load_records,
+from .data import (IMAGENET_MEAN, IMAGENET_STD, InputSpec, datasets_from_config, data_root, load_records,
                             load_tokenizer, minilm_path, train_wordpiece_tokenizer)
 
 # %% auto #0

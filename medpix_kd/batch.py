@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_batch.ipynb #b94b6fa3
 from __future__ import annotations
-import copy, json, sys
+import copy, sys
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error

@@ -6,16 +6,16 @@
 from __future__ import annotations
 import contextlib, copy, json, os, platform, tempfile, time
 from pathlib import Path
-import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from .config import augments, load_config, save_config
+from .config import augments
 from .data import MedPixDataset, augmenting, decode_image, split_files
 from .backbones import build_datasets
 from .models import build_model
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
-from .train import (build_stage_model, build_teacher_cache, latency_table, make_accelerator, new_stage, synchronize,
-                             teacher_outputs, train, train_epoch)
+from .metrics import latency_table, synchronize
+from .engine import make_accelerator, new_stage, train_epoch
+from .train import build_stage_model, build_teacher_cache, teacher_outputs, train
 
 # %% auto #0
 __all__ = ['machine', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops',

@@ -4,14 +4,14 @@
 
 # %% ../nbs/06_metrics.ipynb #4ae35b78
 from __future__ import annotations
-import math
+import math, time
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
-__all__ = ['TASKS', 'task_metrics', 'model_metrics', 'confusion', 'as_score']
+__all__ = ['TASKS', 'task_metrics', 'model_metrics', 'confusion', 'as_score', 'synchronize', 'latency_ms', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -51,3 +51,31 @@ def confusion(y, logits, n_classes: int) -> np.ndarray:
 def as_score(value: float) -> float:
     "`value` for comparing epochs: NaN (an undefined metric) counts as the worst."
     return -math.inf if value != value else value
+
+# %% ../nbs/06_metrics.ipynb #2eb23870
+def synchronize(device):
+    "Wait for `device` to finish its queued work (a no-op off CUDA), so that timings measure the work itself."
+    if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
+
+def latency_ms(model, inputs: dict, device, repeats: int = 5) -> float:
+    "Median milliseconds per sample of `model(**inputs)` (inputs already batched) on `device`."
+    model = model.to(device).eval()
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    n, times = len(next(iter(inputs.values()))), []
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            synchronize(device); start = time.perf_counter()
+            model(**inputs)
+            synchronize(device)
+            if i: times.append(time.perf_counter() - start)  # the first call is warm-up
+    return 1000 * float(np.median(times)) / n
+
+# %% ../nbs/06_metrics.ipynb #e2c349b0
+def latency_table(models: dict, dev, device='cpu', batch_sizes=(1, 32), repeats: int = 5) -> dict:
+    "`{who}_ms_per_sample_batch{b}` for each of `models` (who -> model) on batches of `dev` samples."
+    out = {}
+    for who, model in models.items():
+        for b in batch_sizes:
+            batch = dev.collate([dev[i % len(dev)] for i in range(b)])
+            out[f'{who}_ms_per_sample_batch{b}'] = latency_ms(model, batch[who], device, repeats)
+    return out

@@ -4,19 +4,17 @@
 
 # %% ../nbs/08_reports.ipynb #954365fb
 from __future__ import annotations
-import json, math, time
+import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import torch
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, load_config
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
-from .metrics import TASKS
-from .run_folder import TrainingError, read_json
-from .train import latency_table, load_trained_model
+from .metrics import TASKS, latency_table
+from .run_folder import TrainingError, load_trained_model, read_json
 
 # %% auto #0
 __all__ = ['SUMMARY_METRICS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts', 'sample_images',

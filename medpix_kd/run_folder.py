@@ -7,12 +7,13 @@ from __future__ import annotations
 import csv, datetime, json, os, pickle, shutil, socket, sys, zipfile
 from pathlib import Path
 from filelock import FileLock, Timeout
-from .config import MedpixError, config_differences, load_config, save_config
+from .config import MedpixError, config_differences, load_config, with_defaults
 
 # %% auto #0
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_write',
            'atomic_save', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'nothing_to_resume', 'prepare_run_dir']
+           'claim_run_dir', 'clear_run_dir', 'RunLock', 'nothing_to_resume', 'prepare_run_dir', 'save_weights',
+           'load_trained_model']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -169,3 +170,19 @@ def prepare_run_dir(cfg: dict,
                             f"with --resume (in the run notebook: -p resume True), or choose another logging.log_dir")
     elif state != 'new': _check_resumable(log_dir, cfg)
     return log_dir
+
+# %% ../nbs/06a_run_folder.ipynb #925e8036
+def save_weights(model, cfg: dict, who: str, path, **extra):
+    "Save `model`'s weights with the config and tokenizer folder that rebuild it."
+    atomic_save({'who': who, 'config': cfg, 'tokenizer': f'tokenizer_{who}', 'state_dict': model.state_dict(), **extra}, path)
+
+def load_trained_model(path, device='cpu'):
+    "The model and tokenizer saved at `path` (`teacher_best.pth`, `student_best.pth`, ...), ready for inference."
+    from medpix_kd.data import load_tokenizer  # here: papermill's I/O handler imports this module, and must not load torch
+    from medpix_kd.models import build_model
+    path = Path(path)
+    ckpt = load_checkpoint(path, 'train the run again (or resume it) to write it anew')
+    tokenizer = load_tokenizer(path.parent/ckpt['tokenizer'])
+    model = build_model(with_defaults(ckpt['config']), ckpt['who'], tokenizer)  # checkpoints of older versions lack newer keys
+    model.load_state_dict(ckpt['state_dict'])
+    return model.to(device).eval(), tokenizer

@@ -8,7 +8,7 @@ import functools, os, shutil, tempfile
 from multiprocessing.util import Finalize
 import medpix_kd
 from pathlib import Path
-from .data import InputSpec, load_records, load_tokenizer, make_synthetic_medpix, minilm_path, train_wordpiece_tokenizer
+from .data import load_records, load_tokenizer, make_synthetic_medpix, minilm_path, train_wordpiece_tokenizer
 
 # %% auto #0
 __all__ = ['scratch_dir', 'synthetic_root', 'wordpiece_for', 'minilm_tokenizer', 'tiny_setup', 'fake_outputs',
