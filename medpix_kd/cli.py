@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, explain_error, load_config
+from .config import ConfigError, explain_error, load_config, preset_for
 from .data import data_root, format_summary
 from .backbones import build_datasets
+from .metrics import HEADLINE
 from .run_folder import is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
@@ -17,8 +18,8 @@ from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
-__all__ = ['RESULT_COLUMNS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'cmd_batch',
-           'cmd_fetch', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'cmd_batch', 'cmd_fetch', 'cmd_bench',
+           'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -30,8 +31,7 @@ def _config_args(p: argparse.ArgumentParser):
 
 def config_from_args(args) -> dict:
     "The validated config that `args` describe; `demo` is the preset when neither a file nor a preset is given."
-    preset = args.preset or (None if args.config else 'demo')
-    cfg = load_config(args.config, args.overrides, preset=preset)
+    cfg = load_config(args.config, args.overrides, preset=preset_for(args.preset, args.config))
     home = Path(args.config).parent if args.config else None
     if home and is_run_folder(home) and not any(o.strip().startswith('logging.log_dir=') for o in args.overrides):
         cfg['logging']['log_dir'] = str(home)  # a run folder's own config: the run follows the folder, wherever it was moved
@@ -51,12 +51,10 @@ def cmd_data(args) -> int:
     return 0
 
 # %% ../nbs/10_cli.ipynb #faa71cac
-RESULT_COLUMNS = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')
-
 def format_results(metrics: dict, models=('teacher', 'student')) -> str:
     "A plain-text table of the headline metrics of `models` on dev and test."
-    rows = [('model', 'split', *RESULT_COLUMNS)]
-    rows += [(m, s, *(f"{metrics[f'{s}/{m}/{c}']:.3f}" for c in RESULT_COLUMNS)) for m in models for s in ('dev', 'test')]
+    rows = [('model', 'split', *HEADLINE)]
+    rows += [(m, s, *(f"{metrics[f'{s}/{m}/{c}']:.3f}" for c in HEADLINE)) for m in models for s in ('dev', 'test')]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return '\n'.join('  '.join(v.rjust(w) for v, w in zip(r, widths)) for r in rows)
 
@@ -83,7 +81,7 @@ def batch_overrides(args) -> list:
 
 def cmd_batch(args) -> int:
     "Write one config per run and, with `--execute`, train each in turn."
-    base = load_config(args.base, preset=args.preset or (None if args.base else 'demo'))
+    base = load_config(args.base, preset=preset_for(args.preset, args.base))
     runs = [r.strip() for r in args.runs.split(',') if r.strip()]
     root = args.log_root or base['logging']['log_dir']
     split = lambda text: [x.strip() for x in text.split(',') if x.strip()] if text else None
@@ -107,7 +105,7 @@ def cmd_bench(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, or move it aside")
     overrides = list(args.overrides) + ([f'data.root={args.data_root}'] if args.data_root else [])
-    cfg = load_config(args.config, overrides, preset=args.preset or (None if args.config else 'medpix-cpu'))
+    cfg = load_config(args.config, overrides, preset=preset_for(args.preset, args.config, 'medpix-cpu'))
     report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run, naive_samples=args.naive_samples)
     print(); print(format_report(report))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,8 @@ import yaml
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError',
            'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value',
-           'did_you_mean', 'parse_override', 'get_preset', 'read_yaml', 'load_config', 'save_config', 'flat_config',
-           'config_differences', 'available_devices', 'resolve_device', 'cache_dir']
+           'did_you_mean', 'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config',
+           'flat_config', 'config_differences', 'available_devices', 'resolve_device', 'cache_dir']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -330,6 +330,11 @@ def read_yaml(path):
     if data is None: return {}
     if not isinstance(data, dict): raise ConfigError(f"{path}: expected a mapping of sections at the top, got {type(data).__name__}")
     return data
+
+# %% ../nbs/00_config.ipynb #19d43d84
+def preset_for(preset, config_file, default: str = 'demo'):
+    "The preset to apply: the one named, else `default` when no config file is given (a file stands on its own)."
+    return preset or (None if config_file else default)
 
 # %% ../nbs/00_config.ipynb #098a3f35
 def load_config(path=None,      # YAML file with any subset of the sections; None for the defaults

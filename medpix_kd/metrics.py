@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
-__all__ = ['TASKS', 'task_metrics', 'model_metrics', 'confusion', 'as_score', 'synchronize', 'latency_ms', 'latency_table']
+__all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'model_metrics', 'confusion', 'as_score', 'synchronize', 'latency_ms',
+           'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -51,6 +52,9 @@ def confusion(y, logits, n_classes: int) -> np.ndarray:
 def as_score(value: float) -> float:
     "`value` for comparing epochs: NaN (an undefined metric) counts as the worst."
     return -math.inf if value != value else value
+
+# %% ../nbs/06_metrics.ipynb #fd900309
+HEADLINE = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')
 
 # %% ../nbs/06_metrics.ipynb #2eb23870
 def synchronize(device):

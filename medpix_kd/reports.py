@@ -11,9 +11,9 @@ import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import ConfigError, did_you_mean, explain_error, load_config
+from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
-from .metrics import TASKS, latency_table
+from .metrics import HEADLINE, TASKS, latency_table
 from .run_folder import TrainingError, load_trained_model, read_json
 
 # %% auto #0
@@ -68,7 +68,7 @@ def training_curves(rows: list):
         df = pd.DataFrame([r for r in rows if r['stage'] == stage]).set_index('epoch')
         df[[c for c in df if c.startswith('train/')]].rename(columns=lambda c: c[6:]).plot(ax=ax_loss, marker='o')
         ax_loss.set(title=f'{stage}: training loss and its components', xlabel='epoch', ylabel='loss (mean over batches)')
-        dev = ['dev/modality_accuracy', 'dev/location_accuracy', 'dev/joint_accuracy', 'dev/mean_macro_f1']
+        dev = [f'dev/{m}' for m in HEADLINE]
         df[dev].rename(columns=lambda c: c[4:]).plot(ax=ax_dev, marker='o')
         ax_dev.set(title=f'{stage}: dev metrics', xlabel='epoch', ylabel='score (0-1)', ylim=(0, 1.02))
         for ax in (ax_loss, ax_dev): ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -252,8 +252,7 @@ def check_parameters(new_names) -> None:
 def config_from_parameters(params: dict) -> dict:
     "The validated config the run notebook's parameters describe."
     overrides = {PARAMETER_KEYS[k]: v for k, v in params.items() if k in PARAMETER_KEYS and v is not None}
-    preset = params.get('preset') or (None if params.get('config') else 'demo')
-    return load_config(params.get('config'), overrides, preset=preset)
+    return load_config(params.get('config'), overrides, preset=preset_for(params.get('preset'), params.get('config')))
 
 # %% ../nbs/08_reports.ipynb #2dad05b3
 def papermill_output_path(namespace: dict = None):

@@ -13,16 +13,16 @@ from .config import augments, load_config, save_config, with_defaults
 from .backbones import build_datasets
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
-from .metrics import TASKS, as_score, confusion, latency_table, model_metrics
+from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, nothing_to_resume, prepare_run_dir,
                                   read_json, run_state, save_weights, write_json)
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, make_accelerator, new_stage, predict,
                               resume_stage, run_history, set_rng_state, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['KD_GAIN_MEASURES', 'teacher_outputs', 'build_teacher_cache', 'load_teacher_checkpoint', 'build_stage_model',
-           'teacher_stage', 'teacher_targets', 'inherit_vision', 'student_stage', 'baseline_stage', 'final_evaluation',
-           'train', 'best_epoch', 'kd_gain', 'finish']
+__all__ = ['teacher_outputs', 'build_teacher_cache', 'load_teacher_checkpoint', 'build_stage_model', 'teacher_stage',
+           'teacher_targets', 'inherit_vision', 'student_stage', 'baseline_stage', 'final_evaluation', 'train',
+           'best_epoch', 'kd_gain', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -205,7 +205,10 @@ def train(cfg: dict,
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
-            return read_json(log_dir/'results.json', 'move it aside and resume (--resume) to evaluate the saved models again')
+            results = read_json(log_dir/'results.json', fix := 'move it aside and resume (--resume) to evaluate the saved models again')
+            if not isinstance(results, dict) or not {'metrics', 'params', 'timings'} <= results.keys():
+                raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, params or timings); {fix}")
+            return results
         state = load_checkpoint(log_dir/'checkpoints'/'last.pth', 'move it aside and run with --resume-or-start to train afresh') \
                 if resume and run_state(log_dir) == 'unfinished' else None
         return _run_stages(cfg, acc, log_dir, state, begin, cfg['logging']['progress'] if progress is None else progress, on_step)
@@ -218,12 +221,10 @@ def best_epoch(rows: list, cfg: dict):
     return max(scores)[2] if scores else None
 
 # %% ../nbs/07_train.ipynb #0425189a
-KD_GAIN_MEASURES = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')
-
 def kd_gain(metrics: dict) -> dict:
     "Distilled student minus `ce` baseline student, per split and headline measure (empty without a baseline)."
     return {f'{split}/{m}': metrics[f'{split}/student/{m}'] - metrics[f'{split}/student_ce/{m}']
-            for split in ('dev', 'test') for m in KD_GAIN_MEASURES if f'{split}/student_ce/{m}' in metrics}
+            for split in ('dev', 'test') for m in HEADLINE if f'{split}/student_ce/{m}' in metrics}
 
 def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict:
     "Save the final and best student, evaluate the models, write `results.json`."
