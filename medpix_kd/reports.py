@@ -111,10 +111,11 @@ def per_class_f1_bars(log_dir, split: str = 'test'):
 # %% ../nbs/08_reports.ipynb #4ea3d9f0
 def measure_latency(log_dir, device='cpu', batch_sizes=(1, 32), repeats: int = 5) -> dict:
     "Per-sample latency in ms of the run's best teacher and student at each of `batch_sizes`, on dev inputs."
-    from medpix_kd.backbones import build_datasets
+    from medpix_kd.backbones import input_specs
+    from medpix_kd.data import build_datasets
     cfg = load_config(Path(log_dir)/'config.yaml')
     cfg['data']['limit'] = max(batch_sizes)
-    dev = build_datasets(cfg, splits=('dev',), progress=False)['dev']
+    dev = build_datasets(cfg, *input_specs(cfg), splits=('dev',), progress=False)['dev']
     models = {who: load_trained_model(Path(log_dir)/f'{who}_best.pth', device)[0] for who in ('teacher', 'student')}
     return latency_table(models, dev, device, batch_sizes, repeats)
 

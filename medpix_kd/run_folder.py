@@ -12,7 +12,7 @@ from .config import MedpixError, config_differences, load_config, with_defaults
 # %% auto #0
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_write',
            'atomic_save', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'nothing_to_resume', 'prepare_run_dir', 'save_weights',
+           'nothing_to_resume', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights',
            'load_trained_model']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
@@ -92,10 +92,16 @@ def run_state(path) -> str:
     return 'unfinished' if (path/'checkpoints'/'last.pth').is_file() else 'new'
 
 # %% ../nbs/06a_run_folder.ipynb #db62e0d7
-def claim_run_dir(path) -> Path:
-    "Make `path` a run folder (created if needed), or a `TrainingError` if it holds files that are not a run's."
+def nothing_to_resume(log_dir) -> TrainingError:
+    "The error for resuming a folder where no run has trained (a mistyped `logging.log_dir`, say)."
+    return TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no checkpoints/last.pth). Check "
+                         f"logging.log_dir; to start a new run there, leave out --resume (or pass --resume-or-start)")
+
+def claim_run_dir(path, resume: bool | str = False) -> Path:
+    "Make `path` a run folder (created if needed), or a `TrainingError` if it holds others' files or `resume` finds no run."
     path = Path(path)
     if path.exists() and not path.is_dir(): raise TrainingError(f"logging.log_dir {path} is a file, not a folder; choose another logging.log_dir")
+    if resume is True and run_state(path) == 'new': raise nothing_to_resume(path)  # before a mistyped folder is made a run folder
     if path.is_dir() and not is_run_folder(path):
         foreign = sorted(p.name for p in path.iterdir() if p.name not in REPORT_FILES)
         if foreign:
@@ -147,12 +153,6 @@ def _check_resumable(log_dir: Path, cfg: dict):
                             f"Resume it with its own config (medpix-kd run {saved} --resume), or start a new run in another "
                             f"logging.log_dir")
 
-# %% ../nbs/06a_run_folder.ipynb #b6407761
-def nothing_to_resume(log_dir) -> TrainingError:
-    "The error for resuming a folder where no run has trained (a mistyped `logging.log_dir`, say)."
-    return TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no checkpoints/last.pth). Check "
-                         f"logging.log_dir; to start a new run there, leave out --resume (or pass --resume-or-start)")
-
 # %% ../nbs/06a_run_folder.ipynb #dc645ffa
 def prepare_run_dir(cfg: dict,
                     resume: bool | str = False, # True: continue the run, which must have started; 'or-start': continue or start it
@@ -162,8 +162,7 @@ def prepare_run_dir(cfg: dict,
     log_dir = Path(cfg['logging']['log_dir'])
     if resume and overwrite: raise TrainingError("choose one of --resume and --overwrite")
     state = run_state(log_dir)
-    if state == 'new' and resume is True: raise nothing_to_resume(log_dir)  # before a mistyped folder is made a run folder
-    claim_run_dir(log_dir)
+    claim_run_dir(log_dir, resume)
     if overwrite: clear_run_dir(log_dir)
     elif state != 'new' and not resume:
         raise TrainingError(f"{log_dir} already holds {'a finished' if state == 'finished' else 'an unfinished'} run. Continue it "
@@ -174,11 +173,13 @@ def prepare_run_dir(cfg: dict,
 # %% ../nbs/06a_run_folder.ipynb #925e8036
 def save_weights(model, cfg: dict, who: str, path, **extra):
     "Save `model`'s weights with the config and tokenizer folder that rebuild it."
-    atomic_save({'who': who, 'config': cfg, 'tokenizer': f'tokenizer_{who}', 'state_dict': model.state_dict(), **extra}, path)
+    from medpix_kd.backbones import tokenizer_dir  # here, as in load_trained_model
+    atomic_save({'who': who, 'config': cfg, 'tokenizer': tokenizer_dir(Path(path).parent, who).name, 'state_dict': model.state_dict(),
+                 **extra}, path)
 
 def load_trained_model(path, device='cpu'):
     "The model and tokenizer saved at `path` (`teacher_best.pth`, `student_best.pth`, ...), ready for inference."
-    from medpix_kd.data import load_tokenizer  # here: papermill's I/O handler imports this module, and must not load torch
+    from medpix_kd.backbones import load_tokenizer  # here: papermill's I/O handler imports this module, and must not load torch
     from medpix_kd.models import build_model
     path = Path(path)
     ckpt = load_checkpoint(path, 'train the run again (or resume it) to write it anew')

@@ -8,7 +8,8 @@ import functools, os, shutil, tempfile
 from multiprocessing.util import Finalize
 import medpix_kd
 from pathlib import Path
-from .data import load_records, load_tokenizer, make_synthetic_medpix, minilm_path, train_wordpiece_tokenizer
+from .data import load_records, make_synthetic_medpix
+from .backbones import load_tokenizer, minilm_path, train_wordpiece_tokenizer
 
 # %% auto #0
 __all__ = ['scratch_dir', 'synthetic_root', 'wordpiece_for', 'minilm_tokenizer', 'tiny_setup', 'fake_outputs',
@@ -45,11 +46,12 @@ def tiny_setup(loss='rkd', fusion='simple', overrides=(), limit=16, batch_size=4
     "Config, train split, teacher, student and one batch for tests, all tiny."
     import torch
     from medpix_kd.config import load_config
-    from medpix_kd.backbones import build_datasets
+    from medpix_kd.backbones import input_specs
+    from medpix_kd.data import build_datasets
     from medpix_kd.models import build_model
     cfg = load_config(preset='demo', overrides=[f'loss.type={loss}', f'fusion.type={fusion}', 'fusion.heads=4', f'data.limit={limit}',
                                                 f'data.batch_size={batch_size}', f'data.cache_dir={_tiny_cache()}', *overrides])
-    train = build_datasets(cfg, splits=('train',), progress=False)['train']
+    train = build_datasets(cfg, *input_specs(cfg), splits=('train',), progress=False)['train']
     torch.manual_seed(seed)
     teacher, student = (build_model(cfg, who, train.specs[who].tokenizer) for who in ('teacher', 'student'))
     return SimpleNamespace(cfg=cfg, train=train, teacher=teacher, student=student, batch=train.collate([train[i] for i in range(batch_size)]))

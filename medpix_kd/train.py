@@ -10,19 +10,20 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
-from .backbones import build_datasets
+from .data import build_datasets
+from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, model_metrics
-from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, nothing_to_resume, prepare_run_dir,
+from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
                                   read_json, run_state, save_weights, write_json)
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, make_accelerator, new_stage, predict,
-                              resume_stage, run_history, set_rng_state, side, steps_per_epoch, write_metrics)
+                              resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['teacher_outputs', 'build_teacher_cache', 'load_teacher_checkpoint', 'build_stage_model', 'teacher_stage',
-           'teacher_targets', 'inherit_vision', 'student_stage', 'baseline_stage', 'final_evaluation', 'train',
-           'best_epoch', 'kd_gain', 'finish']
+__all__ = ['teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint', 'build_stage_model',
+           'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage',
+           'student_stage', 'baseline_stage', 'final_evaluation', 'train', 'best_epoch', 'kd_gain', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -44,7 +45,8 @@ def build_teacher_cache(teacher, train_set, accelerator, keys, batch_size) -> Te
     return TeacherCache(rows)
 
 # %% ../nbs/07_train.ipynb #3788765a
-def _frozen(model, device):
+def frozen(model, device):
+    "`model` in eval mode on `device`, every parameter without gradient: a teacher to distil from."
     model.to(device).eval()
     for p in model.parameters(): p.requires_grad_(False)
     return model
@@ -70,37 +72,40 @@ def build_stage_model(cfg: dict, who: str, tokenizer):
     return memoize_frozen(model, images=not augmented) if cfg['training']['cache_frozen'] else model
 
 # %% ../nbs/07_train.ipynb #2b787bd5
+def new_teacher_stage(run: Run, teacher) -> Stage:
+    "A stage that trains `teacher` with cross-entropy at the teacher's rate, for the teacher's epochs."
+    return new_stage(run.cfg, run.accelerator, 'teacher', teacher, CELoss().materialize(None), steps_per_epoch(run))
+
 def teacher_stage(run: Run, tokenizer, state=None):
     "The best teacher of this run, trained here or loaded, frozen on the run's device."
-    cfg, acc, t = run.cfg, run.accelerator, run.cfg['training']
+    cfg, acc = run.cfg, run.accelerator
     teacher = build_stage_model(cfg, 'teacher', tokenizer)
     if cfg['teacher']['checkpoint']:
         load_teacher_checkpoint(teacher, cfg['teacher']['checkpoint'], cfg)
-        if run.main: save_weights(teacher, cfg, 'teacher', run.log_dir/'teacher_best.pth', source=str(cfg['teacher']['checkpoint']))  # the run folder stays complete
-        return _frozen(teacher, acc.device)
-    if t['teacher_epochs'] == 0: raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no teacher to distil from")
-    stage = new_stage(cfg, acc, 'teacher', teacher, CELoss().materialize(None), steps_per_epoch(run))
-    trainee = stage.trainee
-    start = 0
-    if state is not None and state['stage'] == 'teacher':
-        resume_stage(stage, state, acc); start = state['epoch']; set_rng_state(state['rng'])
-    elif state is not None:  # the teacher stage had finished; its best weights are in teacher_best.pth
-        stage.history, start = [r for r in state['history'] if r['stage'] == 'teacher'], t['teacher_epochs']
+        if run.main:  # the run folder stays complete
+            save_weights(teacher, cfg, 'teacher', run.log_dir/'teacher_best.pth', source=str(cfg['teacher']['checkpoint']))
+        return frozen(teacher, acc.device)
+    if cfg['training']['teacher_epochs'] == 0:
+        raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no teacher to distil from")
+    stage = new_teacher_stage(run, teacher)
+    start = resume_stage(stage, state, acc)
+    if state is not None and state['stage'] != 'teacher':  # the teacher stage had finished; its best weights are in teacher_best.pth
+        stage.history, start = [r for r in state['history'] if r['stage'] == 'teacher'], stage.epochs
     fit_stage(run, stage, start)
     run.finished['teacher'] = stage.history
     acc.wait_for_everyone()
-    teacher = acc.unwrap_model(trainee).model
+    teacher = acc.unwrap_model(stage.trainee).model
     teacher.load_state_dict(load_checkpoint(run.log_dir/'teacher_best.pth', 'resume with --resume to train the teacher again')['state_dict'])
     acc.free_memory()
-    return _frozen(teacher, acc.device)
+    return frozen(teacher, acc.device)
 
 # %% ../nbs/07_train.ipynb #32b29876
-def teacher_targets(run: Run, teacher, loss):
-    "What supplies the teacher's outputs to each student batch: a cache, the live teacher, or nothing."
+def teacher_targets(run: Run, teacher, loss, cache: bool = None):
+    "What supplies the teacher's outputs to each student batch: a cache, the live teacher, or nothing (`cache` None: as the config says)."
     if not loss.needs_teacher: return None
     keys = list(dict.fromkeys([*LOGIT_KEYS, *loss.features]))
-    if run.cfg['training']['cache_teacher'] and not augments(run.cfg, 'student'):
-        return build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys, run.cfg['data']['batch_size'])
+    if cache is None: cache = run.cfg['training']['cache_teacher'] and not augments(run.cfg, 'student')
+    if cache: return build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys, run.cfg['data']['batch_size'])
     return lambda batch: teacher_outputs(teacher, batch, run.accelerator, keys)
 
 # %% ../nbs/07_train.ipynb #aaaaff33
@@ -118,21 +123,23 @@ def inherit_vision(student, teacher, cfg: dict):
     return student
 
 # %% ../nbs/07_train.ipynb #7a91c2e4
-def student_stage(run: Run, teacher, tokenizer, state=None):
-    "Distil `teacher` into a new student; returns the stage (its trainee holds the final student)."
+def new_student_stage(run: Run, teacher, tokenizer, loss=None, cache_teacher: bool = None) -> Stage:
+    "A distillation stage: the seed's initial student, `loss` (None: the config's) built on a first batch, and the teacher's targets."
     cfg, acc = run.cfg, run.accelerator
     set_seed(cfg['seed'] + 1)  # the same initial student as the `ce` baseline's
     student = build_stage_model(cfg, 'student', tokenizer).to(acc.device).eval()
     if cfg['student']['inherit_vision']: inherit_vision(student, teacher, cfg)
-    loss = materialize_on_batch(loss_from_config(cfg, n_data=len(run.datasets['train'])), student, teacher, next(iter(run.loader('train'))))
+    loss = loss_from_config(cfg, n_data=len(run.datasets['train'])) if loss is None else loss
+    loss = materialize_on_batch(loss, student, teacher, next(iter(run.loader('train'))))
     start = time.perf_counter()
-    targets = teacher_targets(run, teacher, loss)
+    targets = teacher_targets(run, teacher, loss, cache_teacher)
     run.timings['teacher_cache_s'] = time.perf_counter() - start if isinstance(targets, TeacherCache) else 0.0
-    stage = new_stage(cfg, acc, 'student', student, loss, steps_per_epoch(run), targets)
-    begin = 0
-    if state is not None and state['stage'] == 'student':
-        resume_stage(stage, state, acc); begin = state['epoch']; set_rng_state(state['rng'])
-    fit_stage(run, stage, begin)
+    return new_stage(cfg, acc, 'student', student, loss, steps_per_epoch(run), targets)
+
+def student_stage(run: Run, teacher, tokenizer, state=None):
+    "Distil `teacher` into a new student; returns the stage (its trainee holds the final student)."
+    stage = new_student_stage(run, teacher, tokenizer)
+    fit_stage(run, stage, resume_stage(stage, state, run.accelerator))
     return stage
 
 # %% ../nbs/07_train.ipynb #e1d7344c
@@ -144,10 +151,7 @@ def baseline_stage(run: Run, tokenizer, state=None):
         set_seed(cfg['seed'] + 1)  # the same initial student as the distilled one's
         student = build_stage_model(cfg, 'student', tokenizer).to(acc.device)
         stage = new_stage(cfg, acc, 'student_ce', student, CELoss().materialize(None), steps_per_epoch(run))
-        begin = 0
-        if state is not None and state['stage'] == 'student_ce':
-            resume_stage(stage, state, acc); begin = state['epoch']; set_rng_state(state['rng'])
-        fit_stage(run, stage, begin)
+        fit_stage(run, stage, resume_stage(stage, state, acc))
         run.finished['student_ce'] = stage.history
         acc.wait_for_everyone()
     else: run.finished['student_ce'] = [r for r in state['history'] if r['stage'] == 'student_ce']
@@ -170,13 +174,13 @@ def final_evaluation(run: Run, models: dict) -> dict:
 def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
     "Teacher, `ce` baseline and student of `cfg`, from `state` (a `last.pth`) if resuming; then the final results."
     set_seed(cfg['seed'])
-    run = Run(cfg, log_dir, acc, build_datasets(cfg, progress=progress and acc.is_main_process and in_terminal()), progress, on_step)
-    run.datasets['train'].augment = False  # each stage augments during its own training epochs only (`fit_stage`)
-    specs = run.datasets['train'].specs
+    specs = dict(zip(('teacher', 'student'), input_specs(cfg)))
+    datasets = build_datasets(cfg, *specs.values(), progress=progress and acc.is_main_process and in_terminal())
+    run = Run(cfg, log_dir, acc, datasets, progress, on_step)
     if run.main:
         saved = log_dir/'config.yaml'
         if state is None and (not saved.is_file() or load_config(saved) != cfg): save_config(cfg, saved)  # a same config is left as written
-        for who, spec in specs.items(): spec.tokenizer.save_pretrained(log_dir/f'tokenizer_{who}')
+        for who, spec in specs.items(): spec.tokenizer.save_pretrained(tokenizer_dir(log_dir, who))
     start = time.perf_counter()
     teacher = teacher_stage(run, specs['teacher'].tokenizer, state)
     run.timings['teacher_s'] = time.perf_counter() - start
@@ -200,8 +204,7 @@ def train(cfg: dict,
     "Run every stage of `cfg` and return the results (also written to `results.json` in `logging.log_dir`)."
     begin, acc = time.perf_counter(), make_accelerator(cfg)
     log_dir = Path(cfg['logging']['log_dir'])
-    if acc.is_main_process and resume is True and run_state(log_dir) == 'new': raise nothing_to_resume(log_dir)
-    with RunLock(claim_run_dir(log_dir)) if acc.is_main_process else contextlib.nullcontext():
+    with RunLock(claim_run_dir(log_dir, resume)) if acc.is_main_process else contextlib.nullcontext():
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
