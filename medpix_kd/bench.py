@@ -8,7 +8,7 @@ import contextlib, copy, os, platform, tempfile, time
 from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from .config import augments
+from .config import augments, text_table
 from .data import MedPixDataset, augmenting, build_datasets, decode_image, split_files
 from .backbones import input_specs
 from .models import build_model
@@ -32,7 +32,8 @@ def machine() -> dict:
     import transformers
     return {'cpu': cpu, 'cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
             'gpu': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            'torch': torch.__version__, 'transformers': transformers.__version__, 'python': platform.python_version()}
+            'torch': torch.__version__, 'transformers': transformers.__version__,
+            'python': platform.python_version()}
 
 # %% ../nbs/09a_bench.ipynb #6ae9733a
 def matmul_gflops(dtype=torch.float32, n: int = 2048, device='cpu', min_time: float = 1.0) -> float:
@@ -55,15 +56,19 @@ class NaiveMedPix(torch.utils.data.Dataset):
         ds, r = self.ds, self.ds.records[i]
         item = {'index': i, 'y_modality': ds.modality[i], 'y_location': ds.location[i]}
         for who, spec in ds.specs.items():
-            image = torch.from_numpy(decode_image(ds.root/'images'/f'{r.image}.png', spec.image_size).copy()).permute(2, 0, 1)
-            enc = spec.tokenizer(r.text, max_length=spec.max_length, truncation=True, padding='max_length', return_tensors='pt')
-            item[who] = {'image': image, 'input_ids': enc['input_ids'][0], 'attention_mask': enc['attention_mask'][0]}
+            image = torch.from_numpy(decode_image(ds.root/'images'/f'{r.image}.png',
+                                                  spec.image_size).copy()).permute(2, 0, 1)
+            enc = spec.tokenizer(r.text, max_length=spec.max_length, truncation=True, padding='max_length',
+                                 return_tensors='pt')
+            item[who] = {'image': image, 'input_ids': enc['input_ids'][0],
+                         'attention_mask': enc['attention_mask'][0]}
         return item
 
 # %% ../nbs/09a_bench.ipynb #89503656
 def samples_per_second(dataset, collate, n: int, batch_size: int = 32) -> float:
     "Samples per second of reading the first `n` samples of `dataset` in batches."
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(min(n, len(dataset)))), batch_size=batch_size, collate_fn=collate)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(min(n, len(dataset)))),
+                                         batch_size=batch_size, collate_fn=collate)
     start = time.perf_counter()
     count = sum(len(b['index']) for b in loader)
     return count / (time.perf_counter() - start)
@@ -92,7 +97,8 @@ def time_epoch(stage, loader, accelerator, cfg: dict, autocast_dtype=None) -> di
     with ctx: train_epoch(stage, timed, accelerator, 1, cfg, progress=False)
     synchronize(accelerator.device)
     elapsed = time.perf_counter() - start
-    return {'epoch_s': elapsed, 'steps': len(loader), 'ms_per_step': 1000 * elapsed / len(loader), 'data_wait_share': timed.wait / elapsed}
+    return {'epoch_s': elapsed, 'steps': len(loader), 'ms_per_step': 1000 * elapsed / len(loader),
+            'data_wait_share': timed.wait / elapsed}
 
 # %% ../nbs/09a_bench.ipynb #cddbc062
 def step_flops(stage, batch) -> int:
@@ -111,7 +117,8 @@ def bench_data(cfg: dict, naive_samples: int, log=print) -> tuple:
     train_set, bs = sets['train'], cfg['data']['batch_size']
     figures = {'build_s': time.perf_counter() - start,
                'cached_samples_per_s': samples_per_second(train_set, train_set.collate, len(train_set), bs),
-               'naive_samples_per_s': samples_per_second(NaiveMedPix(train_set), train_set.collate, naive_samples, bs)}
+               'naive_samples_per_s': samples_per_second(NaiveMedPix(train_set), train_set.collate,
+                                                         naive_samples, bs)}
     log(f"data: build {figures['build_s']:.1f} s; cached {figures['cached_samples_per_s']:,.0f} samples/s, "
         f"naive {figures['naive_samples_per_s']:,.0f} samples/s")
     return sets, figures
@@ -121,15 +128,18 @@ def bench_teacher(run: Run, log=print) -> tuple:
     "The teacher's step figures (first epoch, fp32, bf16 autocast, FLOPs per step), and the teacher, frozen."
     cfg, acc = run.cfg, run.accelerator
     torch.manual_seed(cfg['seed'])
-    stage = new_teacher_stage(run, build_stage_model(cfg, 'teacher', run.datasets['train'].specs['teacher'].tokenizer))
+    stage = new_teacher_stage(run, build_stage_model(cfg, 'teacher',
+                                                     run.datasets['train'].specs['teacher'].tokenizer))
     loader = lambda epoch: run.loader('train', True, epoch, stage.sides)
     with augmenting(run.datasets['train'], augments(cfg, 'teacher')):
         first = time_epoch(stage, loader(0), acc, cfg)
         fp32 = time_epoch(stage, loader(1), acc, cfg)
         bf16 = time_epoch(stage, loader(2), acc, cfg, torch.bfloat16)
-    figures = fp32 | {'flops_per_step': step_flops(stage, next(iter(loader(3)))), 'first_epoch_s': first['epoch_s'],
+    figures = fp32 | {'flops_per_step': step_flops(stage, next(iter(loader(3)))),
+                      'first_epoch_s': first['epoch_s'],
                       'bf16_ms_per_step': bf16['ms_per_step']}
-    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then {fp32['ms_per_step']:.1f} ms/step fp32, "
+    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then "
+        f"{fp32['ms_per_step']:.1f} ms/step fp32, "
         f"{bf16['ms_per_step']:.1f} ms/step bf16 autocast")
     return figures, frozen(acc.unwrap_model(stage.trainee).model, acc.device)
 
@@ -143,11 +153,13 @@ def bench_students(run: Run, teacher, log=print) -> dict:
         stage = new_student_stage(run, teacher, tokenizer, loss, cache)
         timing = time_epoch(stage, run.loader('train', True, 0, stage.sides), acc, run.cfg)
         batch = next(iter(run.loader('train', True, 1, stage.sides)))
-        return timing | {'flops_per_step': step_flops(stage, batch), 'targets_s': run.timings['teacher_cache_s']}
+        return timing | {'flops_per_step': step_flops(stage, batch),
+                         'targets_s': run.timings['teacher_cache_s']}
     kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(run.datasets['train']))
     students = {'student_ce': epoch(CELoss()), 'kd_cached_teacher': epoch(kd_loss(), cache=True),
                 'kd_live_teacher': epoch(kd_loss(), cache=False)}
-    for name, s in students.items(): log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait {100 * s['data_wait_share']:.1f}%")
+    for name, s in students.items(): log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait "
+                                         f"{100 * s['data_wait_share']:.1f}%")
     return students
 
 # %% ../nbs/09a_bench.ipynb #6cf68837
@@ -155,14 +167,16 @@ def bench_whole_run(cfg: dict, run_dir=None, from_run=None, log=print) -> dict:
     "Wall time and stage timings of a complete run of `cfg`, made here (into `run_dir`, or a folder removed afterwards) or read `from_run`."
     if from_run is not None:
         results = read_json(Path(from_run)/'results.json')
-        return {'source': str(from_run), 'wall_s': results['timings']['total_s'], 'timings': results['timings']}
+        return {'source': str(from_run), 'wall_s': results['timings']['total_s'],
+                'timings': results['timings']}
     with tempfile.TemporaryDirectory(prefix='medpix-bench-') as scratch:
         run_cfg = copy.deepcopy(cfg)
         run_cfg['logging'].update(log_dir=str(run_dir or Path(scratch)/'run'), progress=False)
         log(f"whole run into {run_cfg['logging']['log_dir']}{'' if run_dir else ' (removed afterwards)'} ...")
         start = time.perf_counter()
         results = train(run_cfg)
-        return {'source': 'measured here', 'wall_s': time.perf_counter() - start, 'timings': results['timings']}
+        return {'source': 'measured here', 'wall_s': time.perf_counter() - start,
+                'timings': results['timings']}
 
 # %% ../nbs/09a_bench.ipynb #32d60606
 def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu` preset, with `data.root`)
@@ -193,7 +207,8 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
     report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), repeats=10)
     log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in report['latency_ms'].items()))
     report['whole_run'] = bench_whole_run(cfg, run_dir, from_run, log) if whole_run or from_run is not None else None
-    if report['whole_run']: log(f"whole run: {report['whole_run']['wall_s']:.1f} s ({report['whole_run']['source']})")
+    if report['whole_run']: log(f"whole run: {report['whole_run']['wall_s']:.1f} s "
+                                f"({report['whole_run']['source']})")
     report['targets'] = targets_of(report)
     return report
 
@@ -205,31 +220,40 @@ def _target(name, measured, op, limit):
 def targets_of(report: dict) -> list:
     "Each benchmark target with its measured ratio, its limit and whether it is met."
     s, d, lat = report['steps'], report['data'], report['latency_ms']
-    out = [_target('cached-teacher KD epoch / ce epoch', s['kd_cached_teacher']['ms_per_step'] / s['student_ce']['ms_per_step'], '<=', 1.10),
-           _target('data wait share of a step (worst of the four)', max(v['data_wait_share'] for v in s.values()), '<=', 0.05),
-           _target('cached / naive data pipeline (samples/s)', d['cached_samples_per_s'] / d['naive_samples_per_s'], '>=', 20),
-           _target('teacher training step / fp32 ceiling (FLOP/s)', s['teacher']['share_of_fp32_ceiling'], '>=', 0.40),
-           _target('teacher / student latency at batch 1', lat['teacher_ms_per_sample_batch1'] / lat['student_ms_per_sample_batch1'], '>=', 3.0)]
-    if report.get('whole_run'): out.append(_target('whole run wall time (s)', report['whole_run']['wall_s'], '<=', 600))
+    out = [_target('cached-teacher KD epoch / ce epoch',
+                   s['kd_cached_teacher']['ms_per_step'] / s['student_ce']['ms_per_step'], '<=', 1.10),
+           _target('data wait share of a step (worst of the four)',
+                   max(v['data_wait_share'] for v in s.values()), '<=', 0.05),
+           _target('cached / naive data pipeline (samples/s)',
+                   d['cached_samples_per_s'] / d['naive_samples_per_s'], '>=', 20),
+           _target('teacher training step / fp32 ceiling (FLOP/s)', s['teacher']['share_of_fp32_ceiling'],
+                   '>=', 0.40),
+           _target('teacher / student latency at batch 1',
+                   lat['teacher_ms_per_sample_batch1'] / lat['student_ms_per_sample_batch1'], '>=', 3.0)]
+    if report.get('whole_run'): out.append(_target('whole run wall time (s)',
+                                                   report['whole_run']['wall_s'], '<=', 600))
     return out
 
 # %% ../nbs/09a_bench.ipynb #b8785cae
 def format_report(report: dict) -> str:
     "The benchmark as plain-text tables."
-    m, rows = report['machine'], []
-    rows.append(('matmul fp32', f"{report['matmul_gflops']['fp32']:.1f}", 'GFLOP/s', ''))
-    rows.append(('matmul bf16', f"{report['matmul_gflops']['bf16']:.1f}", 'GFLOP/s', ''))
-    d = report['data']
-    rows += [('data: cached pipeline', f"{d['cached_samples_per_s']:,.0f}", 'samples/s', f"dataset build {d['build_s']:.1f} s, once"),
-             ('data: naive pipeline', f"{d['naive_samples_per_s']:,.0f}", 'samples/s', 'PNG decode + tokenize per item')]
+    m, d, rows = report['machine'], report['data'], []
+    rows += [(f'matmul {dtype}', f"{gflops:.1f}", 'GFLOP/s', '') for dtype, gflops in report['matmul_gflops'].items()]
+    rows += [('data: cached pipeline', f"{d['cached_samples_per_s']:,.0f}", 'samples/s',
+              f"dataset build {d['build_s']:.1f} s, once"),
+             ('data: naive pipeline', f"{d['naive_samples_per_s']:,.0f}", 'samples/s',
+              'PNG decode + tokenize per item')]
     for name, s in report['steps'].items():
-        note = f"{s['flops_per_step'] / 1e9:.2f} GFLOP/step, {s['gflops_per_s']:.1f} GFLOP/s = {100 * s['share_of_fp32_ceiling']:.0f}% of fp32 ceiling, data wait {100 * s['data_wait_share']:.1f}%"
+        note = (f"{s['flops_per_step'] / 1e9:.2f} GFLOP/step, {s['gflops_per_s']:.1f} GFLOP/s = "
+                f"{100 * s['share_of_fp32_ceiling']:.0f}% "
+                f"of fp32 ceiling, data wait {100 * s['data_wait_share']:.1f}%")
         if name == 'teacher': note += f"; bf16 autocast {s['bf16_ms_per_step']:.1f} ms/step; first epoch {s['first_epoch_s']:.1f} s"
         rows.append((f'step: {name}', f"{s['ms_per_step']:.1f}", 'ms/step', note))
     rows += [(f"latency: {k.replace('_ms_per_sample_', ' ')}", f'{v:.2f}', 'ms/sample', '') for k, v in report['latency_ms'].items()]
-    if report.get('whole_run'): rows.append(('whole run', f"{report['whole_run']['wall_s']:.1f}", 's', report['whole_run']['source']))
-    table = lambda rs: '\n'.join('  '.join(str(v).ljust(w) for v, w in zip(r, [max(len(str(x[i])) for x in rs) for i in range(len(rs[0]))])).rstrip() for r in rs)
-    measures = table([('measure', 'value', 'unit', 'note'), *rows])
-    targets = table([('target', 'measured', 'limit', 'met'),
-                     *[(t['target'], f"{t['measured']:.3g}", f"{t['op']} {t['limit']:g}", 'yes' if t['met'] else 'NO') for t in report['targets']]])
-    return f"machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU {m['gpu']}, torch {m['torch']}; device {report['device']}\n\n{measures}\n\n{targets}"
+    if report.get('whole_run'): rows.append(('whole run', f"{report['whole_run']['wall_s']:.1f}", 's',
+                                             report['whole_run']['source']))
+    targets = [(t['target'], f"{t['measured']:.3g}", f"{t['op']} {t['limit']:g}", 'yes' if t['met'] else 'NO') for t in report['targets']]
+    return (f"machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU {m['gpu']}, "
+            f"torch {m['torch']}; "
+            f"device {report['device']}\n\n{text_table([('measure', 'value', 'unit', 'note'), *rows], left=True)}\n\n"
+            f"{text_table([('target', 'measured', 'limit', 'met'), *targets], left=True)}")

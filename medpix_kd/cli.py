@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, explain_error, load_config, preset_for
+from .config import ConfigError, explain_error, load_config, preset_for, text_table
 from .data import data_root, format_summary
 from .backbones import input_specs
 from .data import build_datasets
-from .metrics import HEADLINE
+from .metrics import HEADLINE, measures
 from .run_folder import is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
@@ -25,7 +25,8 @@ __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_o
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
     p.add_argument('config', nargs='?', help='YAML config file (any subset of the sections)')
-    p.add_argument('--preset', help="named preset applied before CONFIG (default: 'demo' when no CONFIG is given)")
+    p.add_argument('--preset',
+                   help="named preset applied before CONFIG (default: 'demo' when no CONFIG is given)")
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one config key, e.g. --set training.student_epochs=3 (repeatable)')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
@@ -54,10 +55,8 @@ def cmd_data(args) -> int:
 # %% ../nbs/10_cli.ipynb #faa71cac
 def format_results(metrics: dict, models=('teacher', 'student')) -> str:
     "A plain-text table of the headline metrics of `models` on dev and test."
-    rows = [('model', 'split', *HEADLINE)]
-    rows += [(m, s, *(f"{metrics[f'{s}/{m}/{c}']:.3f}" for c in HEADLINE)) for m in models for s in ('dev', 'test')]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return '\n'.join('  '.join(v.rjust(w) for v, w in zip(r, widths)) for r in rows)
+    rows = [(m, s, *(f"{measures(metrics, s, m)[c]:.3f}" for c in HEADLINE)) for m in models for s in ('dev', 'test')]
+    return text_table([('model', 'split', *HEADLINE), *rows])
 
 # %% ../nbs/10_cli.ipynb #8917af2b
 def cmd_run(args) -> int:
@@ -75,7 +74,8 @@ def cmd_run(args) -> int:
 def batch_overrides(args) -> list:
     "The `--set` overrides a batch applies to every run, with its shortcut flags spelled out."
     out = list(args.overrides)
-    if args.epochs is not None: out += [f'training.teacher_epochs={args.epochs}', f'training.student_epochs={args.epochs}']
+    if args.epochs is not None: out += [f'training.teacher_epochs={args.epochs}',
+                                        f'training.student_epochs={args.epochs}']
     if args.batch_size is not None: out.append(f'data.batch_size={args.batch_size}')
     if args.device is not None: out.append(f'device={args.device}')
     return out
@@ -90,7 +90,8 @@ def cmd_batch(args) -> int:
     for name, cfg in plans.items(): print(f"{name}: {cfg['logging']['log_dir']}/config.yaml")
     if not args.execute: return 0
     records = execute_batch(plans, root, kernel=args.kernel)
-    print(f"summary: {Path(root)/'summary.html'} ({sum(r['status'] == 'finished' for r in records)} of {len(records)} runs finished)")
+    print(f"summary: {Path(root)/'summary.html'} ({sum(r['status'] == 'finished' for r in records)} of "
+          f"{len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 
 # %% ../nbs/10_cli.ipynb #8bca3574
@@ -104,63 +105,95 @@ def cmd_fetch(args) -> int:
 def cmd_bench(args) -> int:
     "Benchmark this machine on a preset's models and data; write the JSON report."
     out = Path(args.out)
-    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, or move it aside")
+    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, "
+                                                              "or move it aside")
     overrides = list(args.overrides) + ([f'data.root={args.data_root}'] if args.data_root else [])
     cfg = load_config(args.config, overrides, preset=preset_for(args.preset, args.config, 'medpix-cpu'))
-    report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run, naive_samples=args.naive_samples)
+    report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run,
+                       naive_samples=args.naive_samples)
     print(); print(format_report(report))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str))
     print(f"\nwrote {out}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #213727f2
-def build_parser() -> argparse.ArgumentParser:
-    "The `medpix-kd` argument parser with all its subcommands."
-    parser = argparse.ArgumentParser(prog='medpix-kd', description='Multimodal knowledge distillation on MedPix 2.0.')
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+# %% ../nbs/10_cli.ipynb #a9c5c5ed
+def _add_run(sub):
     p = sub.add_parser('run', help='train a teacher and distil it into a student')
     _config_args(p)
-    p.add_argument('--resume', action='store_true', help='continue the run in logging.log_dir from its last complete epoch (refused if none started)')
-    p.add_argument('--resume-or-start', dest='resume', action='store_const', const='or-start', help='continue the run in logging.log_dir, or start it')
-    p.add_argument('--overwrite', action='store_true', help="replace the run in logging.log_dir (only the run's own files are removed)")
+    p.add_argument('--resume', action='store_true',
+                   help='continue the run in logging.log_dir from its last complete epoch (refused if none started)')
+    p.add_argument('--resume-or-start', dest='resume', action='store_const', const='or-start',
+                   help='continue the run in logging.log_dir, or start it')
+    p.add_argument('--overwrite', action='store_true',
+                   help="replace the run in logging.log_dir (only the run's own files are removed)")
     p.set_defaults(func=cmd_run)
+
+# %% ../nbs/10_cli.ipynb #4a494a02
+def _add_batch(sub):
     p = sub.add_parser('batch', help='one run per backbone swap (and more), from one base config')
     p.add_argument('--base', help='base YAML config (default: the demo preset)')
     p.add_argument('--preset', help='preset applied before --base')
-    p.add_argument('--runs', default='original,swap_vision,swap_text,swap_both', help=f"comma-separated runs from: {', '.join(SWAPS)}")
+    p.add_argument('--runs', default='original,swap_vision,swap_text,swap_both',
+                   help=f"comma-separated runs from: {', '.join(SWAPS)}")
     p.add_argument('--losses', help='comma-separated losses: every run once per loss (e.g. ce,vanilla,rkd)')
     p.add_argument('--fusions', help='comma-separated fusions: every run once per fusion (e.g. simple,gated)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel that executes the run notebooks')
-    p.add_argument('--log-root', help="folder for the runs' folders (default: the base config's logging.log_dir)")
-    p.add_argument('--execute', action='store_true', help='run every run notebook in turn with papermill, then the summary (otherwise only write the configs)')
+    p.add_argument('--log-root',
+                   help="folder for the runs' folders (default: the base config's logging.log_dir)")
+    p.add_argument('--execute', action='store_true',
+                   help='run every run notebook in turn with papermill, then the summary (otherwise only '
+                        'write the configs)')
     p.add_argument('--epochs', type=int, help='epochs of both stages, for every run')
     p.add_argument('--batch-size', type=int, help='batch size for every run')
     p.add_argument('--device', help='device for every run')
-    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE', help='override for every run (repeatable)')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override for every run (repeatable)')
     p.add_argument('--debug', action='store_true', help='show full tracebacks')
     p.set_defaults(func=cmd_batch)
+
+# %% ../nbs/10_cli.ipynb #72a1ad25
+def _add_fetch(sub):
     p = sub.add_parser('fetch-data', help='download MedPix 2.0 (resumable) and check it')
     p.add_argument('dest', help='folder to put MedPix-2-0/ in')
-    p.add_argument('--url', default=MEDPIX_URL, help='archive to download (default: the CHILab1/MedPix-2.0 repository)')
+    p.add_argument('--url', default=MEDPIX_URL,
+                   help='archive to download (default: the CHILab1/MedPix-2.0 repository)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_fetch)
-    p = sub.add_parser('bench', help='benchmark data pipeline, training steps, latency and a whole run on this machine')
+
+# %% ../nbs/10_cli.ipynb #a899dcfa
+def _add_bench(sub):
+    p = sub.add_parser('bench',
+                       help='benchmark data pipeline, training steps, latency and a whole run on this machine')
     _config_args(p)
     p.set_defaults(preset=None)
     p.add_argument('--data-root', help='the MedPix 2.0 folder (same as --set data.root=DIR)')
     p.add_argument('--out', default='bench.json', help='JSON report to write (default: bench.json)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     p.add_argument('--no-run', action='store_true', help='skip the whole-run measurement')
-    p.add_argument('--from-run', help='take the whole-run figures from this finished run folder instead of running one')
-    p.add_argument('--run-dir', help='folder for the whole run (default: a temporary folder, removed afterwards)')
-    p.add_argument('--naive-samples', type=int, default=256, help='samples read through the naive data pipeline')
+    p.add_argument('--from-run',
+                   help='take the whole-run figures from this finished run folder instead of running one')
+    p.add_argument('--run-dir',
+                   help='folder for the whole run (default: a temporary folder, removed afterwards)')
+    p.add_argument('--naive-samples', type=int, default=256,
+                   help='samples read through the naive data pipeline')
     p.set_defaults(func=cmd_bench)
+
+# %% ../nbs/10_cli.ipynb #ee297a60
+def _add_data(sub):
     p = sub.add_parser('data', help='build the dataset splits and print their summary')
     _config_args(p)
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_data)
+
+# %% ../nbs/10_cli.ipynb #152fc212
+def build_parser() -> argparse.ArgumentParser:
+    "The `medpix-kd` argument parser with all its subcommands."
+    parser = argparse.ArgumentParser(prog='medpix-kd',
+                                     description='Multimodal knowledge distillation on MedPix 2.0.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data): add(sub)
     return parser
 
 # %% ../nbs/10_cli.ipynb #8b3519b3

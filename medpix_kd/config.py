@@ -11,10 +11,10 @@ import yaml
 
 
 # %% auto #0
-__all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError',
-           'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'check_value',
-           'did_you_mean', 'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config',
-           'flat_config', 'config_differences']
+__all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
+           'LOSS_KEYS', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key', 'default_config',
+           'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean', 'parse_override',
+           'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -25,9 +25,12 @@ class ConfigError(MedpixError, ValueError):
 
 
 # %% ../nbs/00_config.ipynb #92dc55c3
-_OS_ERRORS = {errno.ENOSPC: 'disk full', errno.EDQUOT: 'disk quota exceeded', errno.EACCES: 'permission denied',
-              errno.EPERM: 'operation not permitted', errno.EROFS: 'read-only file system', errno.ENAMETOOLONG: 'file name too long',
-              errno.ENOTDIR: 'not a folder', errno.EISDIR: 'is a folder, not a file', errno.ENOENT: 'no such file or folder'}
+_OS_ERRORS = {errno.ENOSPC: 'disk full', errno.EDQUOT: 'disk quota exceeded',
+              errno.EACCES: 'permission denied',
+              errno.EPERM: 'operation not permitted', errno.EROFS: 'read-only file system',
+              errno.ENAMETOOLONG: 'file name too long',
+              errno.ENOTDIR: 'not a folder', errno.EISDIR: 'is a folder, not a file',
+              errno.ENOENT: 'no such file or folder'}
 
 def explain_error(e: BaseException) -> str | None:
     "One paragraph for an error that bad input or a full disk can cause, or None for a bug (keep the traceback)."
@@ -56,7 +59,8 @@ class Key:
 
 # %% ../nbs/00_config.ipynb #85b8619b
 FUSION_TYPES = ('simple', 'concat_mlp', 'cross_attention', 'gated', 'transformer_concat')
-SELECTION_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'location_accuracy', 'modality_macro_f1',
+SELECTION_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'location_accuracy',
+                     'modality_macro_f1',
                      'location_macro_f1', 'modality_auc', 'location_auc')
 LOSS_TYPES = ('ce', 'vanilla', 'combined', 'crd', 'rkd', 'mmd')
 IMAGE_CACHES = ('memory', 'disk')
@@ -65,79 +69,140 @@ IMAGE_CACHES = ('memory', 'disk')
 def _tower(vision, text, fusion_layers, who):
     return {
         'vision': Key(vision, str, f"{who} image backbone: a registry name, hub id or local folder"),
-        'text': Key(text, str, f"{who} text backbone (and tokenizer): a registry name, hub id or local folder"),
-        'fusion_layers': Key(fusion_layers, int, f"depth of the {who}'s fusion block, where the fusion has depth", low=0, high=24),
-        'image_size': Key(None, int, f"side in pixels of the square images fed to the {who}; null means the vision backbone's own", low=16, high=1024, nullable=True),
-        'max_length': Key(128, int, f"most tokens per text for the {who}'s tokenizer (longer texts are truncated)", low=8, high=4096),
-        'text_pooling': Key(None, str, f"how the {who}'s text becomes one vector: `cls` or `mean` (masked); null means the backbone's own", choices=('cls', 'mean'), nullable=True),
-        'freeze_vision': Key(False, bool, f"freeze the {who}'s image backbone (it keeps its loaded weights and stays in eval mode)"),
-        'freeze_text': Key(False, bool, f"freeze the {who}'s text backbone (e.g. a pretrained encoder used as a fixed feature extractor)"),
-        'augment': Key(None, bool, f"augment the training images of the {who}'s stage(s); null follows `data.augment`", nullable=True),
+        'text': Key(text, str,
+                    f"{who} text backbone (and tokenizer): a registry name, hub id or local folder"),
+        'fusion_layers': Key(fusion_layers, int,
+                             f"depth of the {who}'s fusion block, where the fusion has depth",
+                             low=0, high=24),
+        'image_size': Key(None, int, f"side in pixels of the square images fed to the {who}; null means the "
+                                     "vision backbone's own", low=16, high=1024, nullable=True),
+        'max_length': Key(128, int,
+                          f"most tokens per text for the {who}'s tokenizer (longer texts are truncated)",
+                          low=8, high=4096),
+        'text_pooling': Key(None, str, f"how the {who}'s text becomes one vector: `cls` or `mean` (masked); "
+                                       "null means the backbone's own", choices=('cls', 'mean'),
+                            nullable=True),
+        'freeze_vision': Key(False, bool,
+                             f"freeze the {who}'s image backbone (it keeps its loaded weights and stays in eval mode)"),
+        'freeze_text': Key(False, bool,
+                           f"freeze the {who}'s text backbone (e.g. a pretrained encoder used as a fixed "
+                           "feature extractor)"),
+        'augment': Key(None, bool,
+                       f"augment the training images of the {who}'s stage(s); null follows `data.augment`",
+                       nullable=True),
     }
 
-# %% ../nbs/00_config.ipynb #1d856e41
+# %% ../nbs/00_config.ipynb #c4fb99c6
+DATA_KEYS = {
+    'root': Key(None, str,
+        "MedPix 2.0 folder (upstream `MedPix-2-0/`); null means the embedded synthetic dataset",
+        nullable=True),
+    'batch_size': Key(16, int, "samples per batch", low=1),
+    'num_workers': Key(0, int,
+        "DataLoader worker processes; images are decoded up front, so 0 is usually fastest", low=0, high=64),
+    'text_fields': Key(['caption'], list, "text given to the models, in order; see `data.TEXT_FIELDS`"),
+    'limit': Key(None, int,
+        "keep only the first N samples of each split (smoke runs); null keeps all", low=1, nullable=True),
+    'image_cache': Key('memory', str,
+        "where decoded images live: `memory`, or `disk` to reuse them across runs", choices=IMAGE_CACHES),
+    'cache_dir': Key(None, str,
+        "folder for the disk image cache; null means `~/.cache/medpix_kd`", nullable=True),
+    'augment': Key(False, bool,
+        "random flips, shifts and intensity jitter on training images, for every stage whose "
+        "`teacher.augment` / `student.augment` is null"),
+}
+
+# %% ../nbs/00_config.ipynb #764e6aed
+TRAINING_KEYS = {
+    'teacher_epochs': Key(1, int, "epochs of teacher training (0 with a teacher checkpoint)", low=0),
+    'student_epochs': Key(1, int, "epochs of student distillation", low=0),
+    'teacher_lr': Key(1e-5, float, "peak learning rate of the teacher", low=0),
+    'student_lr': Key(3e-4, float, "peak learning rate of the student", low=0),
+    'alpha': Key(1.0, float, "weight of the logit KL term (vanilla/combined)", low=0),
+    'beta': Key(100.0, float, "weight of the feature MSE term (vanilla/combined)", low=0),
+    'T': Key(2.0, float, "softmax temperature of logit distillation", low=1e-6),
+    'weight_decay': Key(0.01, float, "AdamW weight decay", low=0),
+    'backbone_lr_scale': Key(1.0, float,
+        "learning rate of the vision and text backbones, as a multiple of the stage's (e.g. 0.1 for "
+        "pretrained backbones next to new layers)", low=0),
+    'warmup_ratio': Key(0.1, float,
+        "share of each stage's optimizer steps spent warming the learning rate up, before a cosine decay",
+        low=0, high=1),
+    'grad_clip': Key(1.0, float, "largest gradient norm (0 turns clipping off)", low=0),
+    'grad_accum': Key(1, int, "batches whose gradients add up to one optimizer step", low=1),
+    'selection_metric': Key('mean_macro_f1', str,
+        "dev measure that picks each stage's best epoch", choices=SELECTION_METRICS),
+    'mixed_precision': Key('auto', str,
+        "`auto` (bf16 on GPUs that support it, else off), `no`, `bf16` or `fp16`",
+        choices=('auto', 'no', 'bf16', 'fp16')),
+    'cache_teacher': Key(True, bool,
+        "compute the teacher's outputs on the training split once and reuse them every epoch (needs an "
+        "unaugmented student)"),
+    'ce_baseline': Key(False, bool,
+        "also train the same student with `ce` alone (same seed, same start) and report the KD gain over it"),
+    'channels_last': Key(True, bool,
+        "run convolutional image backbones channels-last (NHWC), which their CPU and GPU kernels are faster "
+        "with"),
+    'cache_frozen': Key(True, bool,
+        "encode each distinct input once with a frozen backbone and reuse its features (texts always; images "
+        "unless that stage augments them)"),
+}
+
+# %% ../nbs/00_config.ipynb #f8f3827f
+FUSION_KEYS = {
+    'type': Key('simple', str, "how image and text features are fused", choices=FUSION_TYPES),
+    'dim': Key(512, int, "width both modalities are projected to before fusion", low=8, high=8192),
+    'heads': Key(8, int, "attention heads of the attention fusions (must divide `dim`)", low=1, high=64),
+    'dropout': Key(0.1, float, "dropout inside the fusion and before the heads", low=0, high=0.9),
+    'modality_dropout': Key(0.0, float,
+        "in training, the chance that a sample's text is hidden from the fusion, and the same chance for its "
+        "image (never both): ModDrop, so one modality cannot carry the other", low=0, high=0.5),
+    'unimodal_weight': Key(0.0, float,
+        "weight of auxiliary image-only and text-only heads trained on the labels beside the fused ones, so "
+        "a modality that fits the training set first cannot leave the other untrained (0: none)", low=0),
+}
+
+# %% ../nbs/00_config.ipynb #ae45c654
+LOSS_KEYS = {
+    'type': Key('rkd', str, "distillation loss of the student stage (`ce` = no teacher)", choices=LOSS_TYPES),
+    'features': Key(['img_proj', 'txt_proj'], list,
+        "model outputs whose concatenation is the embedding the feature terms distil",
+        choices=('img_raw', 'txt_raw', 'img_proj', 'txt_proj', 'fused')),
+    'gamma': Key(0.8, float, "weight of the CRD term (crd, combined)", low=0),
+    'temperature': Key(0.07, float, "CRD softmax temperature", low=1e-4),
+    'base_temperature': Key(0.07, float,
+        "CRD loss scale: the loss is multiplied by temperature / base_temperature", low=1e-4),
+    'feat_dim': Key(128, int, "width of CRD's shared embedding space", low=2),
+    'nce_k': Key(0, int,
+        "CRD negatives per sample from a memory bank; 0 uses the other samples of the batch", low=0),
+    'nce_momentum': Key(0.5, float, "CRD memory-bank momentum", low=0, high=1),
+    'w_dist': Key(25.0, float, "weight of RKD's distance term", low=0),
+    'w_angle': Key(50.0, float, "weight of RKD's angle term", low=0),
+    'w_mmd': Key(1.0, float, "weight of the MMD term", low=0),
+    'mmd_scales': Key([0.25, 0.5, 1.0, 2.0, 4.0], list,
+        "MMD Gaussian bandwidths, as multiples of the mean squared distance in the batch", item=float),
+}
+
+# %% ../nbs/00_config.ipynb #2e78efc9
 SCHEMA = {
-    'data': {
-        'root': Key(None, str, "MedPix 2.0 folder (upstream `MedPix-2-0/`); null means the embedded synthetic dataset", nullable=True),
-        'batch_size': Key(16, int, "samples per batch", low=1),
-        'num_workers': Key(0, int, "DataLoader worker processes; images are decoded up front, so 0 is usually fastest", low=0, high=64),
-        'text_fields': Key(['caption'], list, "text given to the models, in order; see `data.TEXT_FIELDS`"),
-        'limit': Key(None, int, "keep only the first N samples of each split (smoke runs); null keeps all", low=1, nullable=True),
-        'image_cache': Key('memory', str, "where decoded images live: `memory`, or `disk` to reuse them across runs", choices=IMAGE_CACHES),
-        'cache_dir': Key(None, str, "folder for the disk image cache; null means `~/.cache/medpix_kd`", nullable=True),
-        'augment': Key(False, bool, "random flips, shifts and intensity jitter on training images, for every stage whose `teacher.augment` / `student.augment` is null"),
-    },
+    'data': DATA_KEYS,
     'teacher': {**_tower('vit-large', 'bio-clinical-bert', 2, 'teacher'),
-                'checkpoint': Key(None, str, "a trained teacher (`teacher_best.pth` of an earlier run) to distil from instead of training one", nullable=True)},
+                'checkpoint': Key(None, str,
+                                  "a trained teacher (`teacher_best.pth` of an earlier run) to distil from "
+                                  "instead of "
+                                  "training one", nullable=True)},
     'student': {**_tower('deit-base', 'distilbert', 1, 'student'),
-                'inherit_vision': Key(False, bool, "start the distilled student's image backbone from the trained teacher's (same architecture required); the `ce` baseline starts from scratch")},
-    'training': {
-        'teacher_epochs': Key(1, int, "epochs of teacher training (0 with a teacher checkpoint)", low=0),
-        'student_epochs': Key(1, int, "epochs of student distillation", low=0),
-        'teacher_lr': Key(1e-5, float, "peak learning rate of the teacher", low=0),
-        'student_lr': Key(3e-4, float, "peak learning rate of the student", low=0),
-        'alpha': Key(1.0, float, "weight of the logit KL term (vanilla/combined)", low=0),
-        'beta': Key(100.0, float, "weight of the feature MSE term (vanilla/combined)", low=0),
-        'T': Key(2.0, float, "softmax temperature of logit distillation", low=1e-6),
-        'weight_decay': Key(0.01, float, "AdamW weight decay", low=0),
-        'backbone_lr_scale': Key(1.0, float, "learning rate of the vision and text backbones, as a multiple of the stage's (e.g. 0.1 for pretrained backbones next to new layers)", low=0),
-        'warmup_ratio': Key(0.1, float, "share of each stage's optimizer steps spent warming the learning rate up, before a cosine decay", low=0, high=1),
-        'grad_clip': Key(1.0, float, "largest gradient norm (0 turns clipping off)", low=0),
-        'grad_accum': Key(1, int, "batches whose gradients add up to one optimizer step", low=1),
-        'selection_metric': Key('mean_macro_f1', str, "dev measure that picks each stage's best epoch", choices=SELECTION_METRICS),
-        'mixed_precision': Key('auto', str, "`auto` (bf16 on GPUs that support it, else off), `no`, `bf16` or `fp16`", choices=('auto', 'no', 'bf16', 'fp16')),
-        'cache_teacher': Key(True, bool, "compute the teacher's outputs on the training split once and reuse them every epoch (needs an unaugmented student)"),
-        'ce_baseline': Key(False, bool, "also train the same student with `ce` alone (same seed, same start) and report the KD gain over it"),
-        'channels_last': Key(True, bool, "run convolutional image backbones channels-last (NHWC), which their CPU and GPU kernels are faster with"),
-        'cache_frozen': Key(True, bool, "encode each distinct input once with a frozen backbone and reuse its features (texts always; images unless that stage augments them)"),
-    },
+                'inherit_vision': Key(False, bool,
+                                      "start the distilled student's image backbone from the trained "
+                                      "teacher's (same "
+                                      "architecture required); the `ce` baseline starts from scratch")},
+    'training': TRAINING_KEYS,
     'logging': {
-        'log_dir': Key('logs', str, "folder the run writes its metrics, checkpoints and reports to"),
-        'progress': Key(True, bool, "progress bars for epochs and batches"),
+    'log_dir': Key('logs', str, "folder the run writes its metrics, checkpoints and reports to"),
+    'progress': Key(True, bool, "progress bars for epochs and batches"),
     },
-    'fusion': {
-        'type': Key('simple', str, "how image and text features are fused", choices=FUSION_TYPES),
-        'dim': Key(512, int, "width both modalities are projected to before fusion", low=8, high=8192),
-        'heads': Key(8, int, "attention heads of the attention fusions (must divide `dim`)", low=1, high=64),
-        'dropout': Key(0.1, float, "dropout inside the fusion and before the heads", low=0, high=0.9),
-        'modality_dropout': Key(0.0, float, "in training, the chance that a sample's text is hidden from the fusion, and the same chance for its image (never both): ModDrop, so one modality cannot carry the other", low=0, high=0.5),
-        'unimodal_weight': Key(0.0, float, "weight of auxiliary image-only and text-only heads trained on the labels beside the fused ones, so a modality that fits the training set first cannot leave the other untrained (0: none)", low=0),
-    },
-    'loss': {
-        'type': Key('rkd', str, "distillation loss of the student stage (`ce` = no teacher)", choices=LOSS_TYPES),
-        'features': Key(['img_proj', 'txt_proj'], list, "model outputs whose concatenation is the embedding the feature terms distil",
-                        choices=('img_raw', 'txt_raw', 'img_proj', 'txt_proj', 'fused')),
-        'gamma': Key(0.8, float, "weight of the CRD term (crd, combined)", low=0),
-        'temperature': Key(0.07, float, "CRD softmax temperature", low=1e-4),
-        'base_temperature': Key(0.07, float, "CRD loss scale: the loss is multiplied by temperature / base_temperature", low=1e-4),
-        'feat_dim': Key(128, int, "width of CRD's shared embedding space", low=2),
-        'nce_k': Key(0, int, "CRD negatives per sample from a memory bank; 0 uses the other samples of the batch", low=0),
-        'nce_momentum': Key(0.5, float, "CRD memory-bank momentum", low=0, high=1),
-        'w_dist': Key(25.0, float, "weight of RKD's distance term", low=0),
-        'w_angle': Key(50.0, float, "weight of RKD's angle term", low=0),
-        'w_mmd': Key(1.0, float, "weight of the MMD term", low=0),
-        'mmd_scales': Key([0.25, 0.5, 1.0, 2.0, 4.0], list, "MMD Gaussian bandwidths, as multiples of the mean squared distance in the batch", item=float),
-    },
+    'fusion': FUSION_KEYS,
+    'loss': LOSS_KEYS,
     'device': Key('auto', str, "`auto` (CUDA if present, else CPU), `cpu`, `cuda`, `cuda:N` or `mps`"),
     'seed': Key(42, int, "seed of every random number generator of the run", low=0),
 }
@@ -172,9 +237,18 @@ def config_docs():
     def walk(node, prefix):
         for k, v in node.items():
             if isinstance(v, dict): walk(v, f'{prefix}{k}.')
-            else: rows.append(f'| `{prefix}{k}` | `{yaml.safe_dump(v.default, default_flow_style=True).strip().removesuffix("...").strip()}` | {v.doc} |')
+            else: rows.append(f'| `{prefix}{k}` | '
+                              f'`{yaml.safe_dump(v.default, default_flow_style=True).strip().removesuffix("...").strip()}` | {v.doc} |')
     walk(SCHEMA, '')
     return '\n'.join(rows)
+
+# %% ../nbs/00_config.ipynb #2d9f5c83
+def text_table(rows, left: bool = False) -> str:
+    "`rows` (a header first) as aligned plain text: columns right-aligned, for numbers, or `left`-aligned, for words."
+    rows = [[str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    pad = str.ljust if left else str.rjust
+    return '\n'.join('  '.join(pad(v, w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 # %% ../nbs/00_config.ipynb #7dde4fa9
 _KIND_NAMES = {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false', list: 'a list'}
@@ -209,7 +283,8 @@ def check_value(key: Key, value, where='value'):
     value = _check_kind(key, value, where)
     if value is None: return value
     if key.choices is not None and any(v not in key.choices for v in (value if key.kind is list else [value])):
-        raise ConfigError(f"{where} = {value!r}: expected {'items from' if key.kind is list else 'one of'} {', '.join(map(repr, key.choices))}")
+        raise ConfigError(f"{where} = {value!r}: expected {'items from' if key.kind is list else 'one of'} "
+                          f"{', '.join(map(repr, key.choices))}")
     if key.low is not None and value < key.low: raise ConfigError(f"{where} = {value!r}: must be >= {key.low}")
     if key.high is not None and value > key.high: raise ConfigError(f"{where} = {value!r}: must be <= {key.high}")
     return value
@@ -230,7 +305,8 @@ def did_you_mean(name, choices, prefix: str = '') -> str:
 
 # %% ../nbs/00_config.ipynb #62401a56
 def _unknown_key(key, valid, where):
-    return ConfigError(f"unknown key '{where}{key}'{did_you_mean(key, valid, where)}; valid keys here: {', '.join(valid)}")
+    return ConfigError(f"unknown key '{where}{key}'{did_you_mean(key, valid, where)}; valid keys here: "
+                       f"{', '.join(valid)}")
 
 # %% ../nbs/00_config.ipynb #03d91cf1
 def _merge(cfg: dict, user: dict, schema: dict, prefix=''):
@@ -252,7 +328,8 @@ def parse_override(item: str):
         raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. training.student_epochs=3")
     key, text = item.split('=', 1)
     try: value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as e: raise ConfigError(f"override {item!r}: the value is not valid YAML ({e.problem})") from None
+    except yaml.YAMLError as e: raise ConfigError(f"override {item!r}: the value is not valid YAML "
+                                                  f"({e.problem})") from None
     return key.strip(), value
 
 # %% ../nbs/00_config.ipynb #5ea07128
@@ -276,27 +353,35 @@ PRESETS = {
         'teacher': {'vision': 'tiny-vit', 'text': 'minilm-l6', 'image_size': 64, 'max_length': 64},
         'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 48, 'max_length': 32},
         'fusion': {'dim': 64},
-        'training': {'teacher_epochs': 3, 'student_epochs': 3, 'teacher_lr': 1e-3, 'student_lr': 2e-3, 'warmup_ratio': 0.05},
+        'training': {'teacher_epochs': 3, 'student_epochs': 3, 'teacher_lr': 1e-3, 'student_lr': 2e-3,
+                     'warmup_ratio': 0.05},
         'logging': {'log_dir': 'runs/demo'},
     },
     'medpix-cpu': {
-        'data': {'root': 'MedPix-2-0', 'batch_size': 32, 'text_fields': ['caption', 'plane', 'title', 'findings']},
-        'teacher': {'vision': 'tiny-cnn', 'text': 'minilm-l6', 'image_size': 96, 'max_length': 128, 'freeze_text': True, 'fusion_layers': 1,
+        'data': {'root': 'MedPix-2-0', 'batch_size': 32,
+                 'text_fields': ['caption', 'plane', 'title', 'findings']},
+        'teacher': {'vision': 'tiny-cnn', 'text': 'minilm-l6', 'image_size': 96, 'max_length': 128,
+                    'freeze_text': True, 'fusion_layers': 1,
                     'augment': True},
-        'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 96, 'max_length': 128, 'fusion_layers': 1, 'inherit_vision': True},
+        'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 96, 'max_length': 128,
+                    'fusion_layers': 1, 'inherit_vision': True},
         'fusion': {'type': 'concat_mlp', 'dim': 128, 'dropout': 0.2, 'unimodal_weight': 1.0},
-        'training': {'teacher_epochs': 40, 'student_epochs': 30, 'teacher_lr': 2e-3, 'student_lr': 2e-3, 'weight_decay': 0.05,
+        'training': {'teacher_epochs': 40, 'student_epochs': 30, 'teacher_lr': 2e-3, 'student_lr': 2e-3,
+                     'weight_decay': 0.05,
                      'beta': 1.0, 'ce_baseline': True},
         'loss': {'type': 'vanilla'},
         'device': 'cpu',
         'logging': {'log_dir': 'runs/medpix-cpu'},
     },
     'paper': {
-        'data': {'root': 'MedPix-2-0', 'batch_size': 32, 'text_fields': ['caption', 'plane', 'title', 'findings'], 'augment': True, 'num_workers': 0},
-        'teacher': {'vision': 'vit-large', 'text': 'bio-clinical-bert', 'max_length': 128, 'fusion_layers': 2},
+        'data': {'root': 'MedPix-2-0', 'batch_size': 32,
+                 'text_fields': ['caption', 'plane', 'title', 'findings'], 'augment': True, 'num_workers': 0},
+        'teacher': {'vision': 'vit-large', 'text': 'bio-clinical-bert', 'max_length': 128,
+                    'fusion_layers': 2},
         'student': {'vision': 'deit-base', 'text': 'distilbert', 'max_length': 128, 'fusion_layers': 1},
         'fusion': {'type': 'concat_mlp', 'dim': 512, 'dropout': 0.1},
-        'training': {'teacher_epochs': 10, 'student_epochs': 10, 'teacher_lr': 3e-4, 'student_lr': 3e-4, 'backbone_lr_scale': 0.1,
+        'training': {'teacher_epochs': 10, 'student_epochs': 10, 'teacher_lr': 3e-4, 'student_lr': 3e-4,
+                     'backbone_lr_scale': 0.1,
                      'weight_decay': 0.05, 'beta': 1.0, 'mixed_precision': 'bf16', 'ce_baseline': True},
         'loss': {'type': 'vanilla'},
         'device': 'cuda',
@@ -307,7 +392,8 @@ PRESETS = {
 # %% ../nbs/00_config.ipynb #69e36147
 def get_preset(name: str) -> dict:
     "A deep copy of the preset `name`, or an error listing the presets."
-    if name not in PRESETS: raise ConfigError(f"unknown preset {name!r}{did_you_mean(name, PRESETS)}; presets: {', '.join(PRESETS)}")
+    if name not in PRESETS: raise ConfigError(f"unknown preset {name!r}{did_you_mean(name, PRESETS)}; "
+                                              f"presets: {', '.join(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 # %% ../nbs/00_config.ipynb #7d7ebfa3
@@ -328,7 +414,8 @@ def read_yaml(path):
         line = f", line {mark.line + 1}" if mark else ''
         raise ConfigError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
     if data is None: return {}
-    if not isinstance(data, dict): raise ConfigError(f"{path}: expected a mapping of sections at the top, got {type(data).__name__}")
+    if not isinstance(data, dict): raise ConfigError(f"{path}: expected a mapping of sections at the top, "
+                                                     f"got {type(data).__name__}")
     return data
 
 # %% ../nbs/00_config.ipynb #19d43d84

@@ -13,25 +13,33 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from fastcore.basics import patch
-from .config import MedpixError
+from .config import MedpixError, text_table
 
 # %% auto #0
-__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SYNTHETIC_NAME',
-           'DataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files',
-           'load_records', 'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images',
-           'tokenize_texts', 'InputSpec', 'augment_batch', 'MedPixDataset', 'augmenting', 'format_summary',
-           'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
+__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'SYNTHETIC_NAME', 'short_name', 'DataError', 'DataWarning', 'check_text_fields', 'compose_text',
+           'read_jsonl', 'Record', 'split_files', 'load_records', 'make_synthetic_medpix', 'decode_image',
+           'check_images_exist', 'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'MedPixDataset',
+           'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
 MODALITIES = ('CT', 'MR')  # `Type`, class index = position
-LOCATIONS = ('Head', 'Thorax', 'Abdomen', 'Reproductive and Urinary System', 'Spine and Muscles')  # `Location Category`
+LOCATIONS = ('Head', 'Thorax', 'Abdomen', 'Reproductive and Urinary System',
+             'Spine and Muscles')  # `Location Category`
+SHORT_NAMES = {'Reproductive and Urinary System': 'Repro/Urinary', 'Spine and Muscles': 'Spine/Muscles'}  # for table heads and axes
+
+def short_name(name: str) -> str:
+    "The class `name`, shortened for table heads and plot axes."
+    return SHORT_NAMES.get(name, name)
 
 # %% ../nbs/01_data.ipynb #3f881189
 TEXT_FIELDS = {
-    'caption': ('image', 'Caption'), 'plane': ('image', 'Plane'), 'age': ('image', 'Age'), 'sex': ('image', 'Sex'),
+    'caption': ('image', 'Caption'), 'plane': ('image', 'Plane'), 'age': ('image', 'Age'),
+    'sex': ('image', 'Sex'),
     'figure_part': ('image', 'Figure Part'),
-    'history': ('case', 'History'), 'findings': ('case', 'Findings'), 'exam': ('case', 'Exam'), 'title': ('case', 'Title'),
+    'history': ('case', 'History'), 'findings': ('case', 'Findings'), 'exam': ('case', 'Exam'),
+    'title': ('case', 'Title'),
     'diagnosis': ('case', 'Case Diagnosis'), 'differential': ('case', 'Differential Diagnosis'),
     'discussion': ('case', 'Discussion'),
 }
@@ -59,8 +67,10 @@ def check_text_fields(fields) -> tuple:
     if not fields: raise DataError(f"text_fields is empty; choose from {', '.join(TEXT_FIELDS)}")
     for name in fields:
         key = name.lower().replace(' ', '_')
-        if key in LEAKY_FIELDS: raise DataError(f"text field {name!r} is refused: label leakage, {LEAKY_FIELDS[key]}")
-        if name not in TEXT_FIELDS: raise DataError(f"unknown text field {name!r}; choose from {', '.join(TEXT_FIELDS)}")
+        if key in LEAKY_FIELDS: raise DataError(f"text field {name!r} is refused: label leakage, "
+                                                f"{LEAKY_FIELDS[key]}")
+        if name not in TEXT_FIELDS: raise DataError(f"unknown text field {name!r}; choose from "
+                                                    f"{', '.join(TEXT_FIELDS)}")
     return fields
 
 # %% ../nbs/01_data.ipynb #e2c4f37c
@@ -82,12 +92,15 @@ def read_jsonl(path) -> list:
         for i, raw in enumerate(f, 1):
             try: line = raw.decode('utf-8')
             except UnicodeDecodeError as e:
-                raise DataError(f"{path}, line {i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1}); "
+                raise DataError(f"{path}, line {i}: not UTF-8 text (byte {raw[e.start]:#04x} at column "
+                                f"{e.start + 1}); "
                                 f"save the file as UTF-8") from None
             if not line.strip(): continue
             try: row = json.loads(line)
-            except json.JSONDecodeError as e: raise DataError(f"{path}, line {i}: malformed JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict): raise DataError(f"{path}, line {i}: expected a JSON object, got {type(row).__name__}")
+            except json.JSONDecodeError as e: raise DataError(f"{path}, line {i}: malformed JSON ({e.msg} at "
+                                                              f"column {e.colno})") from None
+            if not isinstance(row, dict): raise DataError(f"{path}, line {i}: expected a JSON object, got "
+                                                          f"{type(row).__name__}")
             rows.append({**row, '_line': i})
     return rows
 
@@ -106,7 +119,8 @@ _REQUIRED = ('Type', 'U_id', 'image', 'Location Category', 'Description')
 
 def _label(row, key, classes, where):
     value = row[key]
-    if value not in classes: raise DataError(f"{where}: unknown {key} {value!r}; expected one of {', '.join(map(repr, classes))}")
+    if value not in classes: raise DataError(f"{where}: unknown {key} {value!r}; expected one of "
+                                             f"{', '.join(map(repr, classes))}")
     return classes.index(value)
 
 # %% ../nbs/01_data.ipynb #0eec179c
@@ -114,13 +128,16 @@ def _to_record(row, cases, fields, path) -> Record:
     where = f"{path}, line {row['_line']}"
     for key in _REQUIRED:
         if key not in row or row[key] is None: raise DataError(f"{where}: missing field {key!r}")
-    if row['U_id'] not in cases: raise DataError(f"{where}: case {row['U_id']!r} is not in {path.parent/path.name.replace('descriptions_', 'data_')}")
+    if row['U_id'] not in cases: raise DataError(f"{where}: case {row['U_id']!r} is not in "
+                                                 f"{path.parent/path.name.replace('descriptions_', 'data_')}")
     image = str(row['image'])
     if not image.strip() or '/' in image or '\\' in image or image in ('.', '..'):
-        raise DataError(f"{where}: image {image!r} is not a file name in images/ (a stem such as 'MPX1009_synpic46283', "
+        raise DataError(f"{where}: image {image!r} is not a file name in images/ (a stem such as "
+                        "'MPX1009_synpic46283', "
                         f"without folders or '..')")
     description = row['Description']
-    if not isinstance(description, dict): raise DataError(f"{where}: field 'Description' must be an object, got {description!r}")
+    if not isinstance(description, dict): raise DataError(f"{where}: field 'Description' must be an object, "
+                                                          f"got {description!r}")
     return Record(image=image, case_id=row['U_id'], modality=_label(row, 'Type', MODALITIES, where),
                   location=_label(row, 'Location Category', LOCATIONS, where),
                   text=compose_text(description, cases[row['U_id']].get('Case'), fields))
@@ -130,12 +147,14 @@ def split_files(root, split) -> tuple:
     "Paths of the case file and the image-description file of `split` under `root`."
     if split not in SPLITS: raise DataError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     root = Path(root)
-    if not root.is_dir(): raise DataError(f"MedPix root not found: {root} (expected the upstream `MedPix-2-0/` folder; "
+    if not root.is_dir(): raise DataError(f"MedPix root not found: {root} (expected the upstream "
+                                          "`MedPix-2-0/` folder; "
                                           f"`medpix-kd fetch-data .` downloads it to ./MedPix-2-0, or set data.root)")
     folder = root/'splitted_dataset'
     if not folder.is_dir():
         hint = f"; did you mean {root/'MedPix-2-0'}?" if (root/'MedPix-2-0'/'splitted_dataset').is_dir() else ''
-        raise DataError(f"{root} has no splitted_dataset/ folder: expected the upstream `MedPix-2-0/` folder{hint}")
+        raise DataError(f"{root} has no splitted_dataset/ folder: expected the upstream `MedPix-2-0/` "
+                        f"folder{hint}")
     return folder/f'data_{split}.jsonl', folder/f'descriptions_{split}.jsonl'
 
 # %% ../nbs/01_data.ipynb #0e4282ae
@@ -173,7 +192,8 @@ _SHAPES = {  # (half-width, half-height) of the body outline, as fractions of th
     'Reproductive and Urinary System': (0.30, 0.22), 'Spine and Muscles': (0.14, 0.46)}
 _PLACES = {
     'Head': ['brain', 'skull', 'posterior fossa', 'orbits'], 'Thorax': ['chest', 'lungs', 'mediastinum'],
-    'Abdomen': ['abdomen', 'liver', 'pancreas', 'kidneys'], 'Reproductive and Urinary System': ['pelvis', 'bladder', 'uterus', 'prostate'],
+    'Abdomen': ['abdomen', 'liver', 'pancreas', 'kidneys'],
+    'Reproductive and Urinary System': ['pelvis', 'bladder', 'uterus', 'prostate'],
     'Spine and Muscles': ['lumbar spine', 'cervical spine', 'thigh muscles', 'sacrum']}
 
 # %% ../nbs/01_data.ipynb #cd2a57f5
@@ -194,8 +214,10 @@ def _draw_scan(modality: str, location: str, size: tuple, rng: np.random.Generat
 # %% ../nbs/01_data.ipynb #7cd37f09
 def _caption(modality, location, plane, rng: random.Random) -> str:
     place = rng.choice(_PLACES[location])
-    finding = rng.choice(['a well-marginated mass', 'no acute abnormality', 'a small lesion', 'diffuse thickening', 'an enhancing focus'])
-    named = {'CT': rng.choice(['CT', 'Contrast-enhanced CT', 'Non-contrast CT']), 'MR': rng.choice(['MRI', 'T2-weighted MR', 'T1 MR'])}[modality]
+    finding = rng.choice(['a well-marginated mass', 'no acute abnormality', 'a small lesion',
+                          'diffuse thickening', 'an enhancing focus'])
+    named = {'CT': rng.choice(['CT', 'Contrast-enhanced CT', 'Non-contrast CT']),
+             'MR': rng.choice(['MRI', 'T2-weighted MR', 'T1 MR'])}[modality]
     lead = f'{plane} {named}' if rng.random() < 0.45 else f'{plane} image'
     return f'{lead} of the {place} shows {finding}.' if rng.random() < 0.8 else f'{lead} shows {finding}.'
 
@@ -210,19 +232,26 @@ def _synthetic_case(split, n, rng):
     "One case's jsonl row and its images' rows, without pixels."
     location = LOCATIONS[n % len(LOCATIONS)]  # round-robin: every split holds every location
     case_id = f'SYN{split[:2].upper()}{n:04d}'
-    case = {'Case Diagnosis': 'Synthetic finding', 'Diagnosis By': None, 'Differential Diagnosis': None, 'Discussion': None,
-            'Exam': None if rng.random() < 0.3 else 'Unremarkable exam.', 'Findings': f'Synthetic findings near the {rng.choice(_PLACES[location])}.',
-            'History': None if rng.random() < 0.05 else f'{rng.randint(18, 90)} yo {rng.choice(["man", "woman"])} with pain.',
+    case = {'Case Diagnosis': 'Synthetic finding', 'Diagnosis By': None, 'Differential Diagnosis': None,
+            'Discussion': None,
+            'Exam': None if rng.random() < 0.3 else 'Unremarkable exam.',
+            'Findings': f'Synthetic findings near the {rng.choice(_PLACES[location])}.',
+            'History': None if rng.random() < 0.05 else f'{rng.randint(18, 90)} yo '
+                                                        f'{rng.choice(["man", "woman"])} with pain.',
             'Media': None, 'Title': 'Synthetic case', 'Treatment & Follow Up': None}
     images = []
     for k in range(rng.randint(1, 4)):
         modality, plane = rng.choice(MODALITIES), rng.choice(['Axial', 'Coronal', 'Sagittal'])
         images.append({'Type': modality, 'U_id': case_id, 'image': f'{case_id}_synpic{k}',
-                       'Description': {'ACR Codes': '-1.-1', 'Age': str(rng.randint(18, 90)), 'Caption': _caption(modality, location, plane, rng),
-                                       'Figure Part': None, 'Modality': f'{modality} - synthetic', 'Plane': plane, 'Sex': rng.choice(['male', 'female'])},
+                       'Description': {'ACR Codes': '-1.-1', 'Age': str(rng.randint(18, 90)),
+                                       'Caption': _caption(modality, location, plane, rng),
+                                       'Figure Part': None, 'Modality': f'{modality} - synthetic',
+                                       'Plane': plane, 'Sex': rng.choice(['male', 'female'])},
                        'Location': f'{location}, synthetic', 'Location Category': location})
-    row = {'U_id': case_id, 'TAC': [i['image'] for i in images if i['Type'] == 'CT'], 'MRI': [i['image'] for i in images if i['Type'] == 'MR'],
-           'Case': case, 'Topic': {'ACR Code': '-1', 'Category': 'Synthetic', 'Disease Discussion': None, 'External Links': None,
+    row = {'U_id': case_id, 'TAC': [i['image'] for i in images if i['Type'] == 'CT'],
+           'MRI': [i['image'] for i in images if i['Type'] == 'MR'],
+           'Case': case, 'Topic': {'ACR Code': '-1', 'Category': 'Synthetic', 'Disease Discussion': None,
+                                   'External Links': None,
                                    'Keywords': None, 'Reference': None, 'Title': 'Synthetic'}}
     return row, images
 
@@ -240,7 +269,8 @@ def make_synthetic_medpix(root,                          # folder to write (crea
         for _, images in rows:
             for item in images:
                 size = (rng.randint(*image_size), rng.randint(*image_size))
-                gray = _draw_scan(item['Type'], item['Location Category'], size, np.random.default_rng(rng.getrandbits(32)))
+                gray = _draw_scan(item['Type'], item['Location Category'], size,
+                                  np.random.default_rng(rng.getrandbits(32)))
                 _write_png(gray, root/'images'/f"{item['image']}.png", rng.choice(['RGB', 'RGBA', 'L']))
         (root/'splitted_dataset'/f'data_{split}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r, _ in rows))
         (root/'splitted_dataset'/f'descriptions_{split}.jsonl').write_text(''.join(json.dumps(i) + '\n' for _, ims in rows for i in ims))
@@ -263,8 +293,10 @@ def decode_image(path, size: int) -> np.ndarray:
     try:
         with Image.open(path) as im: im = _to_rgb(im)
     except Image.DecompressionBombError as e:
-        raise DataError(f"{path}: refused, too many pixels to decode safely ({e}); MedPix scans are a few hundred pixels a side") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e: raise DataError(f"{path}: not a readable image ({e})") from None
+        raise DataError(f"{path}: refused, too many pixels to decode safely ({e}); MedPix scans are a few "
+                        "hundred pixels a side") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e: raise DataError(f"{path}: not a readable "
+                                                                               f"image ({e})") from None
     scale = size / max(im.size)
     w, h = max(1, round(im.width * scale)), max(1, round(im.height * scale))
     canvas = Image.new('RGB', (size, size))
@@ -279,7 +311,8 @@ def check_images_exist(paths, split_name):
     missing = [p for p in paths if not p.is_file()]
     if missing:
         names = ', '.join(p.name for p in missing[:5]) + (', ...' if len(missing) > 5 else '')
-        raise DataError(f"{len(missing)} of {len(paths)} images named in {split_name} are missing from {missing[0].parent}: {names}")
+        raise DataError(f"{len(missing)} of {len(paths)} images named in {split_name} are missing from "
+                        f"{missing[0].parent}: {names}")
 
 # %% ../nbs/01_data.ipynb #f53a519a
 def _cache_key(paths, size) -> str:
@@ -294,7 +327,8 @@ def _decode_all(paths, size, progress, desc):
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     def work(i): out[i] = decode_image(paths[i], size)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        list(tqdm(pool.map(work, range(len(paths))), total=len(paths), desc=desc, disable=not progress, mininterval=1, leave=False))
+        list(tqdm(pool.map(work, range(len(paths))), total=len(paths), desc=desc, disable=not progress,
+                  mininterval=1, leave=False))
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 # %% ../nbs/01_data.ipynb #3b1207f8
@@ -313,7 +347,8 @@ def decode_images(paths,             # image files, in sample order
         try: cached = np.load(cache_file)
         except (ValueError, OSError, EOFError) as e: cached = e
         if isinstance(cached, np.ndarray) and cached.shape == (len(paths), 3, size, size): return torch.from_numpy(cached)
-        warnings.warn(f"{cache_file}: damaged image cache ({cached if isinstance(cached, Exception) else f'shape {cached.shape}'}); "
+        warnings.warn(f"{cache_file}: damaged image cache "
+                      f"({cached if isinstance(cached, Exception) else f'shape {cached.shape}'}); "
                       f"decoding the images again", DataWarning)
     pixels = _decode_all(paths, size, progress, f'decode {split_name} @{size}px')
     cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -330,7 +365,8 @@ def decode_images(paths,             # image files, in sample order
 def tokenize_texts(tokenizer, texts, max_length: int) -> dict:
     "`input_ids` and `attention_mask` (N, L) for all `texts`, truncated to `max_length`, in one batched call."
     if not getattr(tokenizer, 'is_fast', False): raise DataError(f"{type(tokenizer).__name__} is not a fast tokenizer")
-    enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding='longest', return_tensors='pt')
+    enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding='longest',
+                    return_tensors='pt')
     return {'input_ids': enc['input_ids'], 'attention_mask': enc['attention_mask']}
 
 # %% ../nbs/01_data.ipynb #60efb93a
@@ -370,7 +406,7 @@ class MedPixDataset(torch.utils.data.Dataset):
                  student: InputSpec,          # what the student takes
                  text_fields=('caption',),    # names from `TEXT_FIELDS`, never label fields
                  limit: int = None,           # keep only the first `limit` samples
-                 augment: bool = False,       # random flip/shift/intensity per item
+                 augment: bool = False,       # random flips, shifts and intensity jitter, one draw per sample
                  cache_dir=None,              # on-disk image cache folder; None keeps decoded images in memory only
                  progress: bool = True):      # progress bars while decoding
         self.root, self.split, self.specs, self.augment = Path(root), split, {'teacher': teacher, 'student': student}, augment
@@ -395,7 +431,8 @@ def __getitems__(self: MedPixDataset, indices, sides=None) -> dict:
     views = {size: take(self.pixels[size]) for size in {spec.image_size for spec in specs.values()}}
     raw = {'index': idx, 'y_modality': take(self.modality), 'y_location': take(self.location)}
     if self.augment: views, raw['jitter'] = augment_batch(views)  # the same draws whichever sides are read
-    return raw | {who: {'image': views[spec.image_size], **{k: take(self.tokens[who][k]) for k in ('input_ids', 'attention_mask')}}
+    return raw | {who: {'image': views[spec.image_size],
+                        **{k: take(self.tokens[who][k]) for k in ('input_ids', 'attention_mask')}}
                   for who, spec in specs.items()}
 
 @patch
@@ -414,13 +451,15 @@ def _normalize(images: torch.Tensor, spec: InputSpec, jitter=None) -> torch.Tens
     if jitter is None: return out.sub_(mean).mul_(inv_std)
     gain, offset = (j.view(-1, 1, 1, 1) for j in jitter)  # clamp(gain * x + offset, 0, 255), normalized, in three passes
     out.mul_(gain * inv_std).add_((offset - mean) * inv_std)
-    for c, (lo, hi) in enumerate(zip((-mean * inv_std).flatten().tolist(), ((255 - mean) * inv_std).flatten().tolist())):
+    for c, (lo, hi) in enumerate(zip((-mean * inv_std).flatten().tolist(),
+                                     ((255 - mean) * inv_std).flatten().tolist())):
         out[:, c].clamp_(lo, hi)  # per channel with number bounds: a tensor-bounded clamp took 4× as long
     return out
 
 def _stack(items: list) -> dict:
     "A list of items as one uncollated batch, like `__getitems__` gives."
-    raw = {'index': torch.tensor([it['index'] for it in items]), 'y_modality': torch.stack([it['y_modality'] for it in items]),
+    raw = {'index': torch.tensor([it['index'] for it in items]),
+           'y_modality': torch.stack([it['y_modality'] for it in items]),
            'y_location': torch.stack([it['y_location'] for it in items]),
            **{who: {k: torch.stack([it[who][k] for it in items]) for k in items[0][who]} for who in ('teacher', 'student') if who in items[0]}}
     return raw | ({'jitter': tuple(torch.stack(j) for j in zip(*[it['jitter'] for it in items]))} if 'jitter' in items[0] else {})
@@ -434,7 +473,8 @@ def collate(self: MedPixDataset, items, sides=None) -> dict:
         if sides is not None and who not in sides: continue
         mask = raw[who]['attention_mask']
         width = int(mask.sum(1).max())
-        batch[who] = {'pixel_values': _normalize(raw[who]['image'], spec, raw.get('jitter')), 'input_ids': raw[who]['input_ids'][:, :width],
+        batch[who] = {'pixel_values': _normalize(raw[who]['image'], spec, raw.get('jitter')),
+                      'input_ids': raw[who]['input_ids'][:, :width],
                       'attention_mask': mask[:, :width]}
     return batch
 
@@ -447,12 +487,16 @@ class _Sides(torch.utils.data.Dataset):
     def __getitems__(self, indices): return self.ds.__getitems__(indices, self.sides)
 
 @patch
-def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, seed=0, drop_last=False, sides=None):
+def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, seed=0, drop_last=False,
+           sides=None):
     "A `DataLoader` over this split that collates with `collate` (for `sides` only, if given), shuffled by `seed` if `shuffle`."
     g = torch.Generator().manual_seed(seed)
     collate = self.collate if sides is None else functools.partial(self.collate, sides=tuple(sides))
-    return torch.utils.data.DataLoader(self if sides is None else _Sides(self, tuple(sides)), batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=g,
-                                       collate_fn=collate, drop_last=drop_last, persistent_workers=num_workers > 0)
+    return torch.utils.data.DataLoader(self if sides is None else _Sides(self, tuple(sides)),
+                                       batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                                       generator=g,
+                                       collate_fn=collate, drop_last=drop_last,
+                                       persistent_workers=num_workers > 0)
 
 # %% ../nbs/01_data.ipynb #8377108c
 @contextlib.contextmanager
@@ -468,18 +512,14 @@ def summary(self: MedPixDataset) -> dict:
     "Counts of samples, cases and classes, and mean token lengths, for this split."
     mod, loc = torch.bincount(self.modality, minlength=2), torch.bincount(self.location, minlength=5)
     return {'split': self.split, 'samples': len(self), 'cases': len({r.case_id for r in self.records}),
-            **{m: int(mod[i]) for i, m in enumerate(MODALITIES)}, **{l: int(loc[i]) for i, l in enumerate(LOCATIONS)},
+            **{m: int(mod[i]) for i, m in enumerate(MODALITIES)},
+            **{l: int(loc[i]) for i, l in enumerate(LOCATIONS)},
             **{f'{who}_tokens': round(float(t['attention_mask'].sum(1).float().mean()), 1) for who, t in self.tokens.items()}}
 
 # %% ../nbs/01_data.ipynb #d8115c16
 def format_summary(rows: list) -> str:
     "A plain-text table of `MedPixDataset.summary` rows, one line per split."
-    cols = list(rows[0])
-    short = {'Reproductive and Urinary System': 'Repro/Uri', 'Spine and Muscles': 'Spine/Musc'}
-    head = [short.get(c, c) for c in cols]
-    widths = [max(len(h), *(len(str(r[c])) for r in rows)) for h, c in zip(head, cols)]
-    fmt = lambda vals: '  '.join(str(v).rjust(w) for v, w in zip(vals, widths))
-    return '\n'.join([fmt(head)] + [fmt([r[c] for c in cols]) for r in rows])
+    return text_table([[short_name(c) for c in rows[0]], *[list(r.values()) for r in rows]])
 
 # %% ../nbs/01_data.ipynb #84a4a2b4
 def cache_root(cfg: dict = None) -> Path:
@@ -513,7 +553,8 @@ def check_split_overlap(root):
     if shared:
         image, where = next(iter(shared.items()))
         places = ' and '.join(f"descriptions_{s}.jsonl line {line}" for s, line in where.items())
-        raise DataError(f"{len(shared)} images are in more than one split (e.g. {image!r} in {places}) under {root}/splitted_dataset: "
+        raise DataError(f"{len(shared)} images are in more than one split (e.g. {image!r} in {places}) under "
+                        f"{root}/splitted_dataset: "
                         f"evaluating on trained images inflates every metric; keep each image in one split only")
 
 # %% ../nbs/01_data.ipynb #e0d77ce7
@@ -522,5 +563,6 @@ def build_datasets(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPL
     root, data = data_root(cfg), cfg['data']
     check_split_overlap(root)
     images = cache_root(cfg)/'images' if data['image_cache'] == 'disk' else None
-    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'], cache_dir=images,
+    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'],
+                                 cache_dir=images,
                                  progress=progress) for split in splits}

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from .config import ConfigError, augments
 from .data import augmenting
-from .metrics import TASKS, as_score, model_metrics
+from .metrics import TASKS, as_score, measures, metric_name, model_metrics
 from .run_folder import TrainingError, atomic_save, save_weights, write_csv, write_json
 
 # %% auto #0
@@ -38,7 +38,8 @@ def resolve_device(name: str = 'auto'):
     if name == 'auto': name = next((d for d in devices if d != 'cpu'), 'cpu')
     if name == 'cuda': name = 'cuda:0'
     if name not in devices:
-        raise ConfigError(f"device {name!r} is not available on this machine; available: {', '.join(devices)} (or 'auto')")
+        raise ConfigError(f"device {name!r} is not available on this machine; available: "
+                          f"{', '.join(devices)} (or 'auto')")
     return torch.device(name)
 
 # %% ../nbs/07_engine.ipynb #bf36f027
@@ -61,7 +62,8 @@ def make_accelerator(cfg: dict) -> Accelerator:
     acc = Accelerator(cpu=device.type == 'cpu', mixed_precision=mixed_precision(cfg, device),
                       gradient_accumulation_steps=cfg['training']['grad_accum'])
     if acc.num_processes != launched:
-        raise TrainingError(f"launched {launched} processes but Accelerate formed a group of {acc.num_processes}; on CPU use "
+        raise TrainingError(f"launched {launched} processes but Accelerate formed a group of "
+                            f"{acc.num_processes}; on CPU use "
                             f"device: cpu (Accelerate needs cpu=True to join CPU processes)")
     return acc
 
@@ -80,9 +82,11 @@ def predict(model, loader, who: str, accelerator) -> tuple:
     with torch.inference_mode():
         for batch in loader:
             with accelerator.autocast(): out = model(**batch[who])
-            got = accelerator.gather_for_metrics({'modality': batch['y_modality'], 'location': batch['y_location'],
-                                                  'logits_modality': out['logits_modality'].float(), 'logits_location': out['logits_location'].float()})
-            for t in TASKS: labels[t].append(got[t].cpu()); logits[t].append(got[f'logits_{t}'].cpu())
+            got = accelerator.gather_for_metrics({'modality': batch['y_modality'],
+                                                  'location': batch['y_location'],
+                                                  'logits_modality': out['logits_modality'].float(),
+                                                  'logits_location': out['logits_location'].float()})
+            for task in TASKS: labels[task].append(got[task].cpu()); logits[task].append(got[f'logits_{task}'].cpu())
     return {t: torch.cat(v) for t, v in labels.items()}, {t: torch.cat(v) for t, v in logits.items()}
 
 # %% ../nbs/07_engine.ipynb #e9053c07
@@ -108,13 +112,15 @@ class Trainee(nn.Module):
 def make_optimizer(trainee: Trainee, lr: float, cfg: dict, steps: int):
     "AdamW over the trainee's trainable parameters, and a warm-up + cosine schedule over `steps` optimizer steps."
     from transformers import get_cosine_schedule_with_warmup
-    t = cfg['training']
+    training = cfg['training']
     backbone = {id(p) for m in (trainee.model.vision, trainee.model.text) for p in m.parameters()}
     trainable = [p for p in trainee.parameters() if p.requires_grad]
-    groups = [{'params': [p for p in trainable if id(p) in backbone], 'lr': lr * t['backbone_lr_scale']},
+    groups = [{'params': [p for p in trainable if id(p) in backbone],
+               'lr': lr * training['backbone_lr_scale']},
               {'params': [p for p in trainable if id(p) not in backbone], 'lr': lr}]
-    opt = torch.optim.AdamW([g for g in groups if g['params']], lr=lr, weight_decay=t['weight_decay'])
-    return opt, get_cosine_schedule_with_warmup(opt, math.ceil(t['warmup_ratio'] * steps), max(steps, 1))
+    opt = torch.optim.AdamW([g for g in groups if g['params']], lr=lr, weight_decay=training['weight_decay'])
+    return opt, get_cosine_schedule_with_warmup(opt, math.ceil(training['warmup_ratio'] * steps),
+                                                max(steps, 1))
 
 # %% ../nbs/07_engine.ipynb #0fb7a1d4
 @dataclass
@@ -139,8 +145,7 @@ def side(name: str) -> str:
 
 def new_stage(cfg: dict, accelerator, name: str, model, loss, steps_per_epoch: int, targets=None) -> Stage:
     "A `Stage` named `name` ('teacher', 'student' or 'student_ce') training `model` with `loss` at its side's rate and epochs."
-    t = cfg['training']
-    lr, epochs = t[f'{side(name)}_lr'], t[f'{side(name)}_epochs']
+    lr, epochs = cfg['training'][f'{side(name)}_lr'], cfg['training'][f'{side(name)}_epochs']
     trainee = Trainee(model, loss, side(name))
     opt, sched = make_optimizer(trainee, lr, cfg, steps_per_epoch * epochs)
     trainee, opt = accelerator.prepare(trainee, opt)
@@ -154,21 +159,27 @@ def in_terminal() -> bool: return sys.stdout.isatty()
 def check_weights(stage: Stage, epoch: int):
     "A `TrainingError` if an optimizer step left non-finite weights in `stage`'s model (before they reach evaluation)."
     bad = [n for n, p in stage.trainee.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
-    if bad: raise TrainingError(f"{stage.name} stage, epoch {epoch}: the last optimizer step left non-finite weights in {', '.join(bad[:3])}"
-                                f"{', ...' if len(bad) > 3 else ''}; lower the learning rate or clip gradients. The last good checkpoint is kept")
+    if bad: raise TrainingError(f"{stage.name} stage, epoch {epoch}: the last optimizer step left non-finite "
+                                f"weights in {', '.join(bad[:3])}"
+                                f"{', ...' if len(bad) > 3 else ''}; lower the learning rate or clip "
+                                "gradients. The last good checkpoint is kept")
 
 # %% ../nbs/07_engine.ipynb #9695cc09
-def train_epoch(stage: Stage, loader, accelerator, epoch: int, cfg: dict, progress=True, on_step=None) -> dict:
+def train_epoch(stage: Stage, loader, accelerator, epoch: int, cfg: dict, progress=True,
+                on_step=None) -> dict:
     "One epoch of `stage`; returns the mean loss and mean of each component."
     stage.trainee.train()
     sums, n = {}, 0
-    bar = tqdm(loader, desc=f'{stage.name} epoch {epoch}', leave=False, disable=not (progress and in_terminal()), mininterval=1, ascii=True, file=sys.stdout)
+    bar = tqdm(loader, desc=f'{stage.name} epoch {epoch}', leave=False,
+               disable=not (progress and in_terminal()), mininterval=1, ascii=True, file=sys.stdout)
     for step, batch in enumerate(bar, 1):
         with accelerator.accumulate(stage.trainee):
             total, parts = stage.trainee(batch, stage.targets(batch) if stage.targets else None)
             if not torch.isfinite(total):
-                raise TrainingError(f"{stage.name} stage, epoch {epoch}, step {step}: the loss is {total.item()} "
-                                    f"({', '.join(f'{k}={v.item():.4g}' for k, v in parts.items())}); the last good checkpoint is kept")
+                raise TrainingError(f"{stage.name} stage, epoch {epoch}, step {step}: the loss is "
+                                    f"{total.item()} "
+                                    f"({', '.join(f'{k}={v.item():.4g}' for k, v in parts.items())}); the "
+                                    "last good checkpoint is kept")
             accelerator.backward(total)
             if accelerator.sync_gradients and cfg['training']['grad_clip'] > 0:
                 accelerator.clip_grad_norm_(stage.trainee.parameters(), cfg['training']['grad_clip'])
@@ -187,8 +198,10 @@ def train_epoch(stage: Stage, loader, accelerator, epoch: int, cfg: dict, progre
 def rng_state() -> dict:
     "Every RNG state a run depends on."
     name, keys, pos, has_gauss, gauss = np.random.get_state()  # as a tensor and plain values, so checkpoints load weights-only
-    return {'python': random.getstate(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {'python': random.getstate(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), pos,
+                                                   has_gauss, gauss),
+            'torch': torch.get_rng_state(),
+            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 def set_rng_state(state: dict):
     "Restore what `rng_state` returned."
@@ -211,8 +224,9 @@ class Run:
     def loader(self, split, shuffle=False, epoch=0, sides=None):
         "The loader of `split`; a training loader (`shuffle`) drops a last batch of one sample, which batch norm cannot train on."
         d, n = self.cfg['data'], len(self.datasets[split])
-        return self.accelerator.prepare(self.datasets[split].loader(batch_size=d['batch_size'], shuffle=shuffle, num_workers=d['num_workers'],
-                                                                     seed=self.cfg['seed'] + epoch, drop_last=shuffle and n % d['batch_size'] == 1, sides=sides))
+        loader = self.datasets[split].loader(batch_size=d['batch_size'], shuffle=shuffle, num_workers=d['num_workers'],
+                                             seed=self.cfg['seed'] + epoch, drop_last=shuffle and n % d['batch_size'] == 1, sides=sides)
+        return self.accelerator.prepare(loader)
     @property
     def main(self): return self.accelerator.is_main_process
 
@@ -224,25 +238,33 @@ def steps_per_epoch(run: Run) -> int:
 # %% ../nbs/07_engine.ipynb #18eac097
 def fit_stage(run: Run, stage: Stage, start_epoch: int = 0):
     "Train `stage` from `start_epoch` to its last epoch, evaluating, selecting and checkpointing each epoch."
-    acc, measure = run.accelerator, run.cfg['training']['selection_metric']
-    epochs = tqdm(range(start_epoch + 1, stage.epochs + 1), desc=stage.name, disable=not (run.progress and run.main and in_terminal()), ascii=True, file=sys.stdout)
+    acc, measure, who = run.accelerator, run.cfg['training']['selection_metric'], side(stage.name)
+    epochs = tqdm(range(start_epoch + 1, stage.epochs + 1), desc=stage.name,
+                  disable=not (run.progress and run.main and in_terminal()),
+                  ascii=True, file=sys.stdout)
     for epoch in epochs:
         start = time.perf_counter()
-        with augmenting(run.datasets['train'], augments(run.cfg, side(stage.name))):  # this stage's setting, for its training epochs only
-            row = {'stage': stage.name, 'epoch': epoch, **train_epoch(stage, run.loader('train', True, epoch, stage.sides), acc, epoch, run.cfg,
-                                                                      run.progress and run.main, run.on_step)}
+        with augmenting(run.datasets['train'], augments(run.cfg, who)):  # this stage's setting, for its training epochs only
+            loader = run.loader('train', True, epoch, stage.sides)
+            row = {'stage': stage.name, 'epoch': epoch,
+                   **train_epoch(stage, loader, acc, epoch, run.cfg, run.progress and run.main, run.on_step)}
         row['lr'] = stage.scheduler.get_last_lr()[-1]  # the stage's rate (backbones may run at a multiple of it)
-        row.update({k.replace(f'/{side(stage.name)}/', '/'): v for k, v in evaluate(acc.unwrap_model(stage.trainee).model, run.loader('dev', sides=(side(stage.name),)), side(stage.name), 'dev', acc).items()})
+        dev = evaluate(acc.unwrap_model(stage.trainee).model, run.loader('dev', sides=(who,)),
+                       who, 'dev', acc)
+        row.update({metric_name('dev', m): v for m, v in measures(dev, 'dev', who).items()})
         row['epoch_time_s'] = time.perf_counter() - start
         stage.history.append(row)
-        score = as_score(row[f'dev/{measure}'])
-        if score > stage.best_score:
-            stage.best_score, stage.best_epoch = score, epoch
-            if run.main: save_weights(acc.unwrap_model(stage.trainee).model, run.cfg, side(stage.name), run.log_dir/f'{stage.name}_best.pth', epoch=epoch, score=score)
-        epochs.set_postfix({'loss': f"{row['train/loss']:.4f}", measure: f"{row[f'dev/{measure}']:.3f}"}, refresh=False)
+        loss, score = row['train/loss'], row[metric_name('dev', measure)]
+        if as_score(score) > stage.best_score:
+            stage.best_score, stage.best_epoch = as_score(score), epoch
+            if run.main: save_weights(acc.unwrap_model(stage.trainee).model, run.cfg, who,
+                                      run.log_dir/f'{stage.name}_best.pth', epoch=epoch,
+                                      score=as_score(score))
+        epochs.set_postfix({'loss': f"{loss:.4f}", measure: f"{score:.3f}"}, refresh=False)
         if run.main and run.progress:
-            tqdm.write(f"{stage.name} epoch {epoch}/{stage.epochs}: loss {row['train/loss']:.4f}, dev {measure} {row[f'dev/{measure}']:.4f} "
-                         f"({row['epoch_time_s']:.1f} s)", file=sys.stdout)
+            tqdm.write(f"{stage.name} epoch {epoch}/{stage.epochs}: loss {loss:.4f}, dev {measure} "
+                       f"{score:.4f} ({row['epoch_time_s']:.1f} s)",
+                       file=sys.stdout)
         save_progress(run, stage, epoch)
 
 # %% ../nbs/07_engine.ipynb #42b6fa0b
@@ -252,9 +274,12 @@ def save_progress(run: Run, stage: Stage, epoch: int):
     acc.wait_for_everyone()
     if not run.main: return
     trainee = acc.unwrap_model(stage.trainee)
-    atomic_save({'stage': stage.name, 'epoch': epoch, 'model': trainee.model.state_dict(), 'loss': trainee.loss.state_dict(),
-                 'optimizer': stage.optimizer.state_dict(), 'scheduler': stage.scheduler.state_dict(), 'rng': rng_state(),
-                 'best_score': stage.best_score, 'best_epoch': stage.best_epoch, 'history': run_history(run, stage)},
+    atomic_save({'stage': stage.name, 'epoch': epoch, 'model': trainee.model.state_dict(),
+                 'loss': trainee.loss.state_dict(),
+                 'optimizer': stage.optimizer.state_dict(), 'scheduler': stage.scheduler.state_dict(),
+                 'rng': rng_state(),
+                 'best_score': stage.best_score, 'best_epoch': stage.best_epoch,
+                 'history': run_history(run, stage)},
                 run.log_dir/'checkpoints'/'last.pth')
     write_metrics(run.log_dir, run_history(run, stage))
 

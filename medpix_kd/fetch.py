@@ -34,7 +34,8 @@ def download(url: str, dest, progress: bool = True, chunk: int = 1 << 20, timeou
     dest = Path(dest); part = dest.with_name(dest.name + '.part')
     dest.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.is_file() else 0
-    try: response = urlopen(Request(url, headers={'Range': f'bytes={have}-'} if have else {}), timeout=timeout)
+    try: response = urlopen(Request(url, headers={'Range': f'bytes={have}-'} if have else {}),
+                            timeout=timeout)
     except ValueError as e: raise DataError(f"--url {url!r} is not a URL ({e}); expected e.g. {MEDPIX_URL}") from None
     except HTTPError as e:
         if e.code == 416 and have: os.replace(part, dest); return dest  # the part was already complete
@@ -44,13 +45,17 @@ def download(url: str, dest, progress: bool = True, chunk: int = 1 << 20, timeou
         if have and response.status != 206: have = 0  # the server ignored the range: start over
         size = response.headers.get('Content-Length')
         total = have + int(size) if size else None
-        with open(part, 'ab' if have else 'wb') as f, tqdm(total=total, initial=have, unit='B', unit_scale=True, desc='MedPix 2.0', disable=not progress) as bar:
+        with open(part, 'ab' if have else 'wb') as f, tqdm(total=total, initial=have, unit='B',
+                                                           unit_scale=True, desc='MedPix 2.0',
+                                                           disable=not progress) as bar:
             try:
                 while block := response.read(chunk): f.write(block); bar.update(len(block))
             except (OSError, http.client.IncompleteRead) as e:
-                raise DataError(f"download of {url} was interrupted after {f.tell():,} bytes ({e}); run again to resume") from None
+                raise DataError(f"download of {url} was interrupted after {f.tell():,} bytes ({e}); run "
+                                "again to resume") from None
     if total is not None and part.stat().st_size != total:
-        raise DataError(f"download of {url} was interrupted after {part.stat().st_size:,} of {total:,} bytes; run again to resume")
+        raise DataError(f"download of {url} was interrupted after {part.stat().st_size:,} of {total:,} "
+                        "bytes; run again to resume")
     os.replace(part, dest)
     return dest
 
@@ -58,14 +63,16 @@ def download(url: str, dest, progress: bool = True, chunk: int = 1 << 20, timeou
 def _members(z: zipfile.ZipFile, archive) -> dict:
     "The files of the archive's `MedPix-2-0/` folder (at any depth), as relative path -> member name; refuses paths that escape."
     names = [n for n in z.namelist() if f'{DATASET_FOLDER}/' in n]
-    if not names: raise DataError(f"{archive} has no {DATASET_FOLDER}/ folder; is the URL the MedPix 2.0 repository archive?")
+    if not names: raise DataError(f"{archive} has no {DATASET_FOLDER}/ folder; is the URL the MedPix 2.0 "
+                                  "repository archive?")
     prefix = names[0][:names[0].index(f'{DATASET_FOLDER}/') + len(DATASET_FOLDER) + 1]
     members = {}
     for name in names:
         if name.endswith('/') or not name.startswith(prefix): continue
         rel = Path(name[len(prefix):])
         if rel.is_absolute() or '..' in rel.parts:  # zip-slip: a member that would be written outside the folder
-            raise DataError(f"{archive}: member {name!r} points outside {DATASET_FOLDER}/; refusing the archive, nothing was extracted")
+            raise DataError(f"{archive}: member {name!r} points outside {DATASET_FOLDER}/; refusing the "
+                            "archive, nothing was extracted")
         members[rel] = name
     return members
 
@@ -73,7 +80,8 @@ def extract_dataset(archive, dest) -> Path:
     "Extract the archive's `MedPix-2-0/` folder to `dest/MedPix-2-0`, adding only files it lacks; returns that folder."
     dest, target = Path(dest), Path(dest)/DATASET_FOLDER
     try: z = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as e: raise DataError(f"{archive} is not a zip archive ({e}); is --url the MedPix 2.0 repository archive?") from None
+    except zipfile.BadZipFile as e: raise DataError(f"{archive} is not a zip archive ({e}); is --url the "
+                                                    "MedPix 2.0 repository archive?") from None
     with z:
         members = _members(z, archive)
         staging = Path(tempfile.mkdtemp(prefix=f'.{DATASET_FOLDER}-', dir=dest))
@@ -101,7 +109,8 @@ def fetch_data(dest, url: str = MEDPIX_URL, progress: bool = True) -> Path:
     except DataError: shutil.rmtree(dest/'.medpix-download'); raise  # an archive that is refused is not kept for the next try
     try: counts = check_dataset(target)
     except DataError as e:
-        raise DataError(f"{target} is still incomplete after adding the archive's missing files: {e}. Files already there are "
+        raise DataError(f"{target} is still incomplete after adding the archive's missing files: {e}. Files "
+                        "already there are "
                         f"never replaced; if one is damaged, move it (or the whole folder) aside and run again") from None
     shutil.rmtree(dest/'.medpix-download')
     if progress: print(f"MedPix 2.0 at {target}: {', '.join(f'{s} {n}' for s, n in counts.items())} images")

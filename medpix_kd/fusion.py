@@ -58,7 +58,8 @@ class _AttendBlock(nn.Module):
         super().__init__()
         self.norm_q, self.norm_kv, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout),
+                                nn.Linear(4 * dim, dim))
     def forward(self, x, context, context_padding=None):
         kv = self.norm_kv(context)
         x = x + self.attn(self.norm_q(x), kv, kv, key_padding_mask=context_padding, need_weights=False)[0]
@@ -99,14 +100,16 @@ class TransformerConcatFusion(Fusion):
         _check_heads('transformer_concat', dim, heads)
         self.fuse_token, self.modality = nn.Parameter(torch.zeros(1, 1, dim)), nn.Embedding(3, dim)
         nn.init.normal_(self.fuse_token, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation='gelu', batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation='gelu', batch_first=True,
+                                           norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
     def forward(self, img, txt, img_tokens, txt_tokens, txt_mask):
         i, _ = _with_pooled(img, img_tokens)
         t, t_pad = _with_pooled(txt, txt_tokens, txt_mask)
         b, dev = img.shape[0], img.device
-        kinds = torch.cat([torch.zeros(1, dtype=torch.long), torch.ones(i.shape[1], dtype=torch.long), torch.full((t.shape[1],), 2)]).to(dev)
+        kinds = torch.cat([torch.zeros(1, dtype=torch.long), torch.ones(i.shape[1], dtype=torch.long),
+                           torch.full((t.shape[1],), 2)]).to(dev)
         seq = torch.cat([self.fuse_token.expand(b, -1, -1), i, t], 1) + self.modality(kinds)
         pad = torch.cat([torch.zeros(b, 1 + i.shape[1], dtype=torch.bool, device=dev), t_pad], 1)
         return self.norm(self.encoder(seq, src_key_padding_mask=pad)[:, 0])
@@ -117,5 +120,6 @@ FUSIONS = {'simple': SimpleFusion, 'concat_mlp': ConcatMLPFusion, 'gated': Gated
 
 def build_fusion(name: str, dim: int, layers: int = 1, heads: int = 8, dropout: float = 0.1) -> Fusion:
     "The fusion module `name` for features of width `dim`, `layers` deep where depth applies."
-    if name not in FUSIONS: raise ConfigError(f"unknown fusion {name!r}{did_you_mean(name, FUSIONS)}; fusions: {', '.join(FUSIONS)}")
+    if name not in FUSIONS: raise ConfigError(f"unknown fusion {name!r}{did_you_mean(name, FUSIONS)}; "
+                                              f"fusions: {', '.join(FUSIONS)}")
     return FUSIONS[name](dim=dim, layers=layers, heads=heads, dropout=dropout)

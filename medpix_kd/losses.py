@@ -29,7 +29,8 @@ class DistillLoss(nn.Module):
     def embedding(self, out: dict) -> torch.Tensor:
         "The concatenation of `out`'s `features`, (B, sum of widths)."
         missing = [f for f in self.features if f not in out]
-        if missing: raise ConfigError(f"loss.features {missing} are not model outputs; outputs: {', '.join(out)}")
+        if missing: raise ConfigError(f"loss.features {missing} are not model outputs; outputs: "
+                                      f"{', '.join(out)}")
         return torch.cat([out[f] for f in self.features], -1)
 
 # %% ../nbs/05_losses.ipynb #ae837420
@@ -55,8 +56,10 @@ def terms(self: DistillLoss, s_out: dict, t_out: dict, index=None) -> dict:
 
 @patch
 def forward(self: DistillLoss, s_out: dict, t_out: dict, y_mod, y_loc, index=None):
-    if not self.ready: raise RuntimeError(f"{type(self).__name__}: call materialize(s_out, t_out) on a real batch before building the optimizer")
-    parts = {'ce_modality': F.cross_entropy(s_out['logits_modality'], y_mod), 'ce_location': F.cross_entropy(s_out['logits_location'], y_loc)}
+    if not self.ready: raise RuntimeError(f"{type(self).__name__}: call materialize(s_out, t_out) on a real "
+                                          "batch before building the optimizer")
+    parts = {'ce_modality': F.cross_entropy(s_out['logits_modality'], y_mod),
+             'ce_location': F.cross_entropy(s_out['logits_location'], y_loc)}
     if self.needs_teacher: parts.update(self.terms(s_out, {k: v.detach() for k, v in t_out.items()}, index))
     total = sum(parts.values())
     return total, {k: v.detach() for k, v in parts.items()}
@@ -70,7 +73,8 @@ class CELoss(DistillLoss):
 # %% ../nbs/05_losses.ipynb #aa8f7247
 def kd_kl(s_logits, t_logits, T: float) -> torch.Tensor:
     "KL(softmax(t/T) ‖ softmax(s/T)), averaged over the batch."
-    return F.kl_div(F.log_softmax(s_logits / T, -1), F.log_softmax(t_logits / T, -1), log_target=True, reduction='batchmean')
+    return F.kl_div(F.log_softmax(s_logits / T, -1), F.log_softmax(t_logits / T, -1), log_target=True,
+                    reduction='batchmean')
 
 # %% ../nbs/05_losses.ipynb #ffa39fe8
 def width_adapter(s_width: int, t_width: int) -> nn.Module:
@@ -97,22 +101,26 @@ def info_nce(anchor, positive, temperature: float, negatives=None) -> torch.Tens
         return F.cross_entropy(logits, torch.arange(len(anchor), device=anchor.device))
     pos = (anchor * positive).sum(-1, keepdim=True)
     neg = torch.bmm(negatives, anchor.unsqueeze(-1)).squeeze(-1)
-    return F.cross_entropy(torch.cat([pos, neg], 1) / temperature, torch.zeros(len(anchor), dtype=torch.long, device=anchor.device))
+    return F.cross_entropy(torch.cat([pos, neg], 1) / temperature,
+                           torch.zeros(len(anchor), dtype=torch.long, device=anchor.device))
 
 # %% ../nbs/05_losses.ipynb #bfec57fc
 class CRDLoss(DistillLoss):
     "CE + gamma·CRD: InfoNCE between projected, normalized student and teacher embeddings."
-    def __init__(self, gamma=0.8, temperature=0.07, base_temperature=0.07, feat_dim=128, nce_k=0, nce_momentum=0.5,
+    def __init__(self, gamma=0.8, temperature=0.07, base_temperature=0.07, feat_dim=128, nce_k=0,
+                 nce_momentum=0.5,
                  n_data=None, features=('img_proj', 'txt_proj')):
         super().__init__(features)
         if nce_k and (n_data is None or nce_k > n_data - 1):
-            raise ConfigError(f"loss.nce_k = {nce_k} needs a memory bank with more than nce_k samples; the training split has {n_data}")
+            raise ConfigError(f"loss.nce_k = {nce_k} needs a memory bank with more than nce_k samples; the "
+                              f"training split has {n_data}")
         self.gamma, self.temperature, self.base_temperature = gamma, temperature, base_temperature
         self.feat_dim, self.nce_k, self.momentum, self.n_data = feat_dim, nce_k, nce_momentum, n_data
 
     def build(self, s_emb, t_emb):
         self.embed_s, self.embed_t = nn.Linear(s_emb.shape[-1], self.feat_dim), nn.Linear(t_emb.shape[-1], self.feat_dim)
-        if self.nce_k: self.register_buffer('memory', F.normalize(torch.randn(self.n_data, self.feat_dim), dim=-1))
+        if self.nce_k: self.register_buffer('memory',
+                                            F.normalize(torch.randn(self.n_data, self.feat_dim), dim=-1))
 
 # %% ../nbs/05_losses.ipynb #e2636036
 @patch
@@ -136,10 +144,12 @@ def terms(self: CRDLoss, s_out, t_out, index=None): return {'crd': self.crd(s_ou
 # %% ../nbs/05_losses.ipynb #d0b6d7a4
 class CombinedKD(VanillaKD):
     "Vanilla KD + gamma·CRD."
-    def __init__(self, alpha=1.0, beta=100.0, T=2.0, gamma=0.8, temperature=0.07, base_temperature=0.07, feat_dim=128,
+    def __init__(self, alpha=1.0, beta=100.0, T=2.0, gamma=0.8, temperature=0.07, base_temperature=0.07,
+                 feat_dim=128,
                  nce_k=0, nce_momentum=0.5, n_data=None, features=('img_proj', 'txt_proj')):
         super().__init__(alpha, beta, T, features)
-        self.contrast = CRDLoss(gamma, temperature, base_temperature, feat_dim, nce_k, nce_momentum, n_data, features)
+        self.contrast = CRDLoss(gamma, temperature, base_temperature, feat_dim, nce_k, nce_momentum,
+                                n_data, features)
     def build(self, s_emb, t_emb):
         super().build(s_emb, t_emb)
         self.contrast.build(s_emb, t_emb)
@@ -197,10 +207,12 @@ class MMDLoss(DistillLoss):
         self.w_mmd, self.scales = w_mmd, tuple(mmd_scales)
     def build(self, s_emb, t_emb): self.adapter = width_adapter(s_emb.shape[-1], t_emb.shape[-1])
     def terms(self, s_out, t_out, index=None):
-        return {'mmd': self.w_mmd * mmd2(self.adapter(self.embedding(s_out)), self.embedding(t_out), self.scales)}
+        return {'mmd': self.w_mmd * mmd2(self.adapter(self.embedding(s_out)), self.embedding(t_out),
+                                         self.scales)}
 
 # %% ../nbs/05_losses.ipynb #080aeeb0
-LOSSES = {'ce': CELoss, 'vanilla': VanillaKD, 'combined': CombinedKD, 'crd': CRDLoss, 'rkd': RKDLoss, 'mmd': MMDLoss}
+LOSSES = {'ce': CELoss, 'vanilla': VanillaKD, 'combined': CombinedKD, 'crd': CRDLoss, 'rkd': RKDLoss,
+          'mmd': MMDLoss}
 
 def loss_params(name: str) -> list:
     "The hyperparameter names loss `name` takes."
@@ -215,7 +227,8 @@ def build_loss(name: str, n_data: int = None, **params) -> DistillLoss:
         raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}; losses: {', '.join(LOSSES)}")
     for key in params:
         if key not in ALL_LOSS_PARAMS:
-            raise ConfigError(f"unknown loss parameter {key!r}{did_you_mean(key, ALL_LOSS_PARAMS)}; loss parameters: {', '.join(ALL_LOSS_PARAMS)}")
+            raise ConfigError(f"unknown loss parameter {key!r}{did_you_mean(key, ALL_LOSS_PARAMS)}; loss "
+                              f"parameters: {', '.join(ALL_LOSS_PARAMS)}")
     takes = loss_params(name)
     extra = {'n_data': n_data} if 'n_data' in inspect.signature(LOSSES[name]).parameters else {}
     return LOSSES[name](**{k: v for k, v in params.items() if k in takes}, **extra)
@@ -227,7 +240,8 @@ def loss_from_config(cfg: dict, n_data: int = None) -> DistillLoss:
     return build_loss(cfg['loss']['type'], n_data, **params)
 
 # %% ../nbs/05_losses.ipynb #752f585c
-def materialize_on_batch(loss: DistillLoss, student: nn.Module, teacher: nn.Module, batch: dict) -> DistillLoss:
+def materialize_on_batch(loss: DistillLoss, student: nn.Module, teacher: nn.Module,
+                         batch: dict) -> DistillLoss:
     "Build `loss`'s lazy parts from the student's and teacher's outputs on `batch` (a `MedPixDataset` batch)."
     with torch.no_grad():
         s_out = student(**batch['student'])

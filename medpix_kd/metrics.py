@@ -11,8 +11,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
-__all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'model_metrics', 'confusion', 'as_score', 'synchronize', 'latency_ms',
-           'latency_table']
+__all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
+           'synchronize', 'latency_ms', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -29,24 +29,36 @@ def task_metrics(y, logits, n_classes: int) -> dict:
     y, logits = np.asarray(y), torch.as_tensor(logits).float()
     prob, pred = torch.softmax(logits, -1).numpy(), logits.argmax(-1).numpy()
     return {'accuracy': float(accuracy_score(y, pred)),
-            'macro_f1': float(f1_score(y, pred, labels=list(range(n_classes)), average='macro', zero_division=0)),
+            'macro_f1': float(f1_score(y, pred, labels=list(range(n_classes)), average='macro',
+                                       zero_division=0)),
             'auc': _auc(y, prob, n_classes)}
 
 # %% ../nbs/06_metrics.ipynb #97efd4f2
+def metric_name(split: str, measure: str, model: str = None) -> str:
+    "`{split}/{model}/{measure}`, the name in a run's results; without `model`, `{split}/{measure}`, as in an epoch's row."
+    return f'{split}/{model}/{measure}' if model else f'{split}/{measure}'
+
+def measures(metrics: dict, split: str, model: str = None) -> dict:
+    "The values in `metrics` of `model` (if any) on `split`, by bare measure name: `metric_name` read backwards."
+    prefix = metric_name(split, '', model)
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
+
+# %% ../nbs/06_metrics.ipynb #b288645e
 def model_metrics(split: str, model: str, labels: dict, logits: dict) -> dict:
     "Named metrics of `model` on `split`; `labels` and `logits` are keyed by task ('modality', 'location')."
     out, right = {}, []
     for task, classes in TASKS.items():
-        for measure, value in task_metrics(labels[task], logits[task], len(classes)).items(): out[f'{split}/{model}/{task}_{measure}'] = value
+        out |= {f'{task}_{measure}': v for measure, v in task_metrics(labels[task], logits[task], len(classes)).items()}
         right.append(np.asarray(labels[task]) == torch.as_tensor(logits[task]).argmax(-1).numpy())
-    out[f'{split}/{model}/joint_accuracy'] = float(np.mean(right[0] & right[1]))
-    out[f'{split}/{model}/mean_macro_f1'] = (out[f'{split}/{model}/modality_macro_f1'] + out[f'{split}/{model}/location_macro_f1']) / 2
-    return out
+    out['joint_accuracy'] = float(np.mean(right[0] & right[1]))
+    out['mean_macro_f1'] = (out['modality_macro_f1'] + out['location_macro_f1']) / 2
+    return {metric_name(split, measure, model): v for measure, v in out.items()}
 
 # %% ../nbs/06_metrics.ipynb #50744db8
 def confusion(y, logits, n_classes: int) -> np.ndarray:
     "Confusion matrix (true class × predicted class) over all `n_classes`."
-    return confusion_matrix(np.asarray(y), torch.as_tensor(logits).argmax(-1).numpy(), labels=list(range(n_classes)))
+    return confusion_matrix(np.asarray(y), torch.as_tensor(logits).argmax(-1).numpy(),
+                            labels=list(range(n_classes)))
 
 # %% ../nbs/06_metrics.ipynb #17d549a9
 def as_score(value: float) -> float:

@@ -60,7 +60,8 @@ def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask)
     if self.training and self.modality_dropout > 0:
         keep_img, keep_txt = _modality_masks(len(img_proj), self.modality_dropout, img_proj)
         img_in, txt_in = img_proj * keep_img, txt_proj * keep_txt
-        if self.uses_tokens: tokens = (tokens[0] * keep_img[:, :, None], tokens[1] * keep_txt[:, :, None], txt_mask)
+        if self.uses_tokens: tokens = (tokens[0] * keep_img[:, :, None],
+                                       tokens[1] * keep_txt[:, :, None], txt_mask)
     fused = self.fusion(img_in, txt_in, *tokens)
     hidden = self.dropout(fused)
     out = {'logits_modality': self.head_modality(hidden), 'logits_location': self.head_location(hidden),
@@ -84,8 +85,10 @@ def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     tower, f = cfg[who], cfg['fusion']
     vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'])
     text = build_text(tower['text'], tokenizer, tower['text_pooling'])
-    return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'], fusion_layers=tower['fusion_layers'], heads=f['heads'],
-                                dropout=f['dropout'], freeze_vision=tower['freeze_vision'], freeze_text=tower['freeze_text'],
+    return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'],
+                                fusion_layers=tower['fusion_layers'], heads=f['heads'],
+                                dropout=f['dropout'], freeze_vision=tower['freeze_vision'],
+                                freeze_text=tower['freeze_text'],
                                 modality_dropout=f['modality_dropout'], unimodal_weight=f['unimodal_weight'])
 
 # %% ../nbs/04_models.ipynb #a5bd4ca1
@@ -95,22 +98,27 @@ def unimodal_loss(self: MultimodalClassifier, out: dict, y_mod, y_loc) -> dict:
     if self.unimodal_weight <= 0: return {}
     n = len(MODALITIES)
     ce = lambda logits: F.cross_entropy(logits[:, :n], y_mod) + F.cross_entropy(logits[:, n:], y_loc)
-    return {'ce_image_only': self.unimodal_weight * ce(out['unimodal_image']), 'ce_text_only': self.unimodal_weight * ce(out['unimodal_text'])}
+    return {'ce_image_only': self.unimodal_weight * ce(out['unimodal_image']),
+            'ce_text_only': self.unimodal_weight * ce(out['unimodal_text'])}
 
 # %% ../nbs/04_models.ipynb #95ded7f8
 def _heads(model: MultimodalClassifier) -> list:
-    return [getattr(model, n) for n in ('head_modality', 'head_location', 'head_image', 'head_text') if hasattr(model, n)]
+    return [getattr(model, n) for n in ('head_modality', 'head_location', 'head_image',
+                                        'head_text') if hasattr(model, n)]
 
 def param_counts(model: MultimodalClassifier) -> dict:
     "Parameters of each part of `model`, the total, and how many its configuration trains (all but frozen backbones)."
     count = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())
-    return {'vision': count(model.vision), 'text': count(model.text), 'projections': count(model.img_proj, model.txt_proj),
+    return {'vision': count(model.vision), 'text': count(model.text),
+            'projections': count(model.img_proj, model.txt_proj),
             'fusion': count(model.fusion), 'heads': count(*_heads(model)),
-            'total': count(model), 'trainable': count(model) - count(*[getattr(model, part) for part, f in model.frozen.items() if f])}
+            'total': count(model),
+            'trainable': count(model) - count(*[getattr(model, part) for part, f in model.frozen.items() if f])}
 
 # %% ../nbs/04_models.ipynb #96d27717
 def _digest(*tensors) -> bytes:
-    return hashlib.blake2b(b''.join(t.detach().cpu().contiguous().numpy().tobytes() for t in tensors), digest_size=16).digest()
+    return hashlib.blake2b(b''.join(t.detach().cpu().contiguous().numpy().tobytes() for t in tensors),
+                           digest_size=16).digest()
 
 class FeatureMemo:
     "The outputs of a frozen `encoder` (a `VisionEncoder` or `TextEncoder`), remembered per distinct input row."

@@ -41,8 +41,10 @@ def check_report_target(buf: str, path) -> None:
     except TrainingError as e: raise ReportRefused(f"{e}. {path} was left as it is") from None
     params, state = injected_parameters(buf), run_state(folder)
     if state == 'new' or params.get('resume') or params.get('overwrite') or not Path(path).exists(): return
-    raise ReportRefused(f"{folder} already holds {'a finished' if state == 'finished' else 'an unfinished'} run, and its report "
-                        f"{path} was left as it is. Continue it with -p resume True, or write the report to a new folder")
+    raise ReportRefused(f"{folder} already holds {'a finished' if state == 'finished' else 'an unfinished'} "
+                        "run, and its report "
+                        f"{path} was left as it is. Continue it with -p resume True, or write the report to "
+                        "a new folder")
 
 # %% ../nbs/08a_papermill_io.ipynb #731e3bf9
 class RunFolderHandler(LocalHandler):

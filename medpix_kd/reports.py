@@ -12,8 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
-from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
-from .metrics import HEADLINE, TASKS, latency_table
+from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
+from .metrics import HEADLINE, TASKS, latency_table, measures, metric_name
 from .run_folder import TrainingError, load_trained_model, read_json
 
 # %% auto #0
@@ -26,7 +26,8 @@ __all__ = ['SUMMARY_METRICS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAM
 def read_run(log_dir) -> dict:
     "The config, per-epoch metrics and results of the run in `log_dir`."
     log_dir = Path(log_dir)
-    if not (log_dir/'results.json').is_file(): raise TrainingError(f"{log_dir} holds no finished run (no results.json)")
+    if not (log_dir/'results.json').is_file(): raise TrainingError(f"{log_dir} holds no finished run (no "
+                                                                   "results.json)")
     fix = 'move it aside and resume the run (--resume) to write it again'
     return {'config': load_config(log_dir/'config.yaml'), 'rows': read_json(log_dir/'metrics.json', fix),
             'results': read_json(log_dir/'results.json', fix), 'log_dir': log_dir}
@@ -67,8 +68,9 @@ def training_curves(rows: list):
     for (ax_loss, ax_dev), stage in zip(axes, stages):
         df = pd.DataFrame([r for r in rows if r['stage'] == stage]).set_index('epoch')
         df[[c for c in df if c.startswith('train/')]].rename(columns=lambda c: c[6:]).plot(ax=ax_loss, marker='o')
-        ax_loss.set(title=f'{stage}: training loss and its components', xlabel='epoch', ylabel='loss (mean over batches)')
-        dev = [f'dev/{m}' for m in HEADLINE]
+        ax_loss.set(title=f'{stage}: training loss and its components', xlabel='epoch',
+                    ylabel='loss (mean over batches)')
+        dev = [metric_name('dev', m) for m in HEADLINE]
         df[dev].rename(columns=lambda c: c[4:]).plot(ax=ax_dev, marker='o')
         ax_dev.set(title=f'{stage}: dev metrics', xlabel='epoch', ylabel='score (0-1)', ylim=(0, 1.02))
         for ax in (ax_loss, ax_dev): ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -79,13 +81,15 @@ def training_curves(rows: list):
 def confusion_heatmaps(log_dir, task: str):
     "A 2×2 figure of `task` confusion matrices: teacher and student (rows) on dev and test (columns)."
     classes = TASKS[task]
-    short = [c.replace('Reproductive and Urinary System', 'Repro/Urinary').replace('Spine and Muscles', 'Spine/Muscles') for c in classes]
+    short = [short_name(c) for c in classes]
     fig, axes = plt.subplots(2, 2, figsize=(11 if len(classes) > 2 else 8, 9 if len(classes) > 2 else 6.5))
     for i, who in enumerate(('teacher', 'student')):
         for j, split in enumerate(('dev', 'test')):
             cm = np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')
-            sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=short, yticklabels=short, ax=axes[i, j])
-            axes[i, j].set(title=f'{who}, {split}: {task} ({cm.trace()}/{cm.sum()} right)', xlabel='predicted', ylabel='true')
+            sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=short,
+                        yticklabels=short, ax=axes[i, j])
+            axes[i, j].set(title=f'{who}, {split}: {task} ({cm.trace()}/{cm.sum()} right)',
+                           xlabel='predicted', ylabel='true')
     fig.tight_layout()
     return fig
 
@@ -102,7 +106,7 @@ def per_class_f1_bars(log_dir, split: str = 'test'):
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={'width_ratios': [2, 5]})
     for ax, (task, classes) in zip(axes, TASKS.items()):
         df = pd.DataFrame({who: per_class_f1(np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')) for who in ('teacher', 'student')},
-                          index=[c.replace(' and ', ' & ') for c in classes])
+                          index=[short_name(c) for c in classes])
         df.plot.bar(ax=ax, rot=20)
         ax.set(title=f'{task}: per-class F1 on {split}', xlabel='class', ylabel='F1 (0-1)', ylim=(0, 1.05))
     fig.tight_layout()
@@ -125,12 +129,14 @@ def comparison_table(log_dir, latency: dict) -> pd.DataFrame:
     res = read_run(log_dir)['results']
     rows = {}
     for who in ('teacher', 'student'):
-        row = {'parameters': res['params'][who]['total'], 'size on disk (MB)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
+        row = {'parameters': res['params'][who]['total'],
+               'size on disk (MB)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
         row.update({f'latency batch {k.split("batch")[1]} (ms/sample)': v for k, v in latency.items() if k.startswith(who)})
         for split in ('dev', 'test'):
+            got = measures(res['metrics'], split, who)
             for task in TASKS:
-                for measure in ('accuracy', 'macro_f1', 'auc'): row[f'{split} {task} {measure}'] = res['metrics'][f'{split}/{who}/{task}_{measure}']
-            row[f'{split} joint accuracy'] = res['metrics'][f'{split}/{who}/joint_accuracy']
+                for measure in ('accuracy', 'macro_f1', 'auc'): row[f'{split} {task} {measure}'] = got[f'{task}_{measure}']
+            row[f'{split} joint accuracy'] = got['joint_accuracy']
         rows[who] = row
     return pd.DataFrame(rows)
 
@@ -138,28 +144,35 @@ def comparison_table(log_dir, latency: dict) -> pd.DataFrame:
 def conclusion(log_dir, latency: dict) -> str:
     "A short Markdown conclusion from the run's numbers."
     res = read_run(log_dir)['results']
-    m, p = res['metrics'], res['params']
-    kept = m['test/student/mean_macro_f1'] / m['test/teacher/mean_macro_f1'] if m['test/teacher/mean_macro_f1'] > 0 else float('nan')
+    t, s, p = measures(res['metrics'], 'test', 'teacher'), measures(res['metrics'], 'test', 'student'), res['params']
+    kept = s['mean_macro_f1'] / t['mean_macro_f1'] if t['mean_macro_f1'] > 0 else float('nan')
     speed = latency['teacher_ms_per_sample_batch1'] / latency['student_ms_per_sample_batch1']
     return (f"The student keeps **{kept:.0%}** of the teacher's test macro-F1 "
-            f"({m['test/student/mean_macro_f1']:.3f} vs {m['test/teacher/mean_macro_f1']:.3f}, mean of modality and location) "
+            f"({s['mean_macro_f1']:.3f} vs {t['mean_macro_f1']:.3f}, mean of modality and location) "
             f"with **{p['student']['total'] / p['teacher']['total']:.1%}** of its parameters, and infers one sample "
-            f"**{speed:.1f}×** {'faster' if speed >= 1 else 'slower'} ({latency['student_ms_per_sample_batch1']:.2f} ms vs "
-            f"{latency['teacher_ms_per_sample_batch1']:.2f} ms at batch size 1). Test joint accuracy (both tasks right): "
-            f"teacher {m['test/teacher/joint_accuracy']:.3f}, student {m['test/student/joint_accuracy']:.3f}." + kd_gain_text(res))
+            f"**{speed:.1f}×** {'faster' if speed >= 1 else 'slower'} "
+            f"({latency['student_ms_per_sample_batch1']:.2f} ms vs "
+            f"{latency['teacher_ms_per_sample_batch1']:.2f} ms at batch size 1). Test joint accuracy (both "
+            "tasks right): "
+            f"teacher {t['joint_accuracy']:.3f}, student {s['joint_accuracy']:.3f}." + kd_gain_text(res))
 
 # %% ../nbs/08_reports.ipynb #deeb4ea2
 def kd_gain_text(res: dict) -> str:
     "A sentence on the KD gain over the run's `ce` baseline student, or '' when the run has none."
-    gain, m = res.get('kd_gain') or {}, res['metrics']
-    if 'test/mean_macro_f1' not in gain: return ''
-    parts = ', '.join(f"{name} {m[f'test/student_ce/{k}']:.3f} → {m[f'test/student/{k}']:.3f} ({gain[f'test/{k}']:+.3f})"
-                      for k, name in (('modality_accuracy', 'modality accuracy'), ('location_accuracy', 'location accuracy'),
-                                      ('joint_accuracy', 'joint accuracy'), ('mean_macro_f1', 'mean macro-F1')))
-    verdict = 'helped' if gain['test/mean_macro_f1'] > 0 else 'did not help'
-    inherited = (" (the distilled student started from the teacher's image backbone, `student.inherit_vision`; the baseline from scratch)"
+    gain = measures(res.get('kd_gain') or {}, 'test')
+    if 'mean_macro_f1' not in gain: return ''
+    ce, kd = measures(res['metrics'], 'test', 'student_ce'), measures(res['metrics'], 'test', 'student')
+    parts = ', '.join(f"{name} {ce[k]:.3f} → {kd[k]:.3f} ({gain[k]:+.3f})"
+                      for k, name in (('modality_accuracy', 'modality accuracy'),
+                                      ('location_accuracy', 'location accuracy'),
+                                      ('joint_accuracy', 'joint accuracy'),
+                                      ('mean_macro_f1', 'mean macro-F1')))
+    verdict = 'helped' if gain['mean_macro_f1'] > 0 else 'did not help'
+    inherited = (" (the distilled student started from the teacher's image backbone, "
+                 "`student.inherit_vision`; the baseline from scratch)"
                  if res.get('config', {}).get('student', {}).get('inherit_vision') else '')
-    return (f" **KD gain** over the same student trained with `ce` alone (same seed){inherited}: {parts} on test; distillation "
+    return (f" **KD gain** over the same student trained with `ce` alone (same seed){inherited}: {parts} on "
+            "test; distillation "
             f"{verdict} here by test mean macro-F1.")
 
 # %% ../nbs/08_reports.ipynb #0fafc158
@@ -167,15 +180,17 @@ SUMMARY_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'loca
 
 def _summary_row(rec: dict) -> dict:
     cfg = load_config(Path(rec['log_dir'])/'config.yaml')
-    row = {'run': rec['run'], 'status': rec['status'], 'loss': cfg['loss']['type'], 'fusion': cfg['fusion']['type'],
-           'teacher': f"{cfg['teacher']['vision']} + {cfg['teacher']['text']}", 'student': f"{cfg['student']['vision']} + {cfg['student']['text']}",
+    row = {'run': rec['run'], 'status': rec['status'], 'loss': cfg['loss']['type'],
+           'fusion': cfg['fusion']['type'],
+           'teacher': f"{cfg['teacher']['vision']} + {cfg['teacher']['text']}",
+           'student': f"{cfg['student']['vision']} + {cfg['student']['text']}",
            'seed': cfg['seed'], 'error': rec.get('error', '')}
     results_file = Path(rec['log_dir'])/'results.json'
     if rec['status'] == 'finished' and results_file.is_file():
         res = json.loads(results_file.read_text())
         for who in ('teacher', 'student'):
             for split in ('dev', 'test'):
-                for m in SUMMARY_METRICS: row[f'{who} {split} {m}'] = res['metrics'][f'{split}/{who}/{m}']
+                for m in SUMMARY_METRICS: row[f'{who} {split} {m}'] = measures(res['metrics'], split, who)[m]
             row[f'{who} parameters'] = res['params'][who]['total']
         latency = Path(rec['log_dir'])/'latency.json'
         if latency.is_file(): row['student ms/sample (batch 1)'] = json.loads(latency.read_text())['student_ms_per_sample_batch1']
@@ -189,7 +204,8 @@ def batch_summary(batch_dir) -> pd.DataFrame:
     df = pd.DataFrame([_summary_row(r) for r in records])
     if 'student test mean_macro_f1' not in df: df['student test mean_macro_f1'] = float('nan')
     same = ['teacher', 'student', 'fusion', 'seed']
-    baseline = df[(df['loss'] == 'ce') & (df['status'] == 'finished')].set_index(same)['student test mean_macro_f1']
+    baseline = df[(df['loss'] == 'ce') & (df['status'] == 'finished')].set_index(same)['student test '
+                                                                                       'mean_macro_f1']
     baseline = baseline[~baseline.index.duplicated()]
     df['KD gain (test mean macro-F1)'] = [row['student test mean_macro_f1'] - baseline.get(tuple(row[c] for c in same), float('nan')) for _, row in df.iterrows()]
     return df
@@ -200,8 +216,10 @@ def summary_chart(df: pd.DataFrame):
     done = df[df['status'] == 'finished'].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(done) + 2), 4.2))
     ax.bar(done['run'], done['student test mean_macro_f1'], color='tab:orange', label='student')
-    ax.hlines(done['teacher test mean_macro_f1'], np.arange(len(done)) - 0.45, np.arange(len(done)) + 0.45, colors='tab:blue', label='its teacher')
-    ax.set(title='Student test mean macro-F1 per run (line: the teacher it was distilled from)', xlabel='run', ylabel='mean macro-F1 (0-1)', ylim=(0, 1.05))
+    ax.hlines(done['teacher test mean_macro_f1'], np.arange(len(done)) - 0.45, np.arange(len(done)) + 0.45,
+              colors='tab:blue', label='its teacher')
+    ax.set(title='Student test mean macro-F1 per run (line: the teacher it was distilled from)', xlabel='run',
+           ylabel='mean macro-F1 (0-1)', ylim=(0, 1.05))
     ax.tick_params(axis='x', rotation=30)
     ax.legend(loc='upper left', bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
@@ -213,16 +231,21 @@ def write_html(notebook_path, html_path=None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(notebook_path), as_version=4)
-    body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                           exclude_output_prompt=True).from_notebook_node(nb)
     html_path = Path(html_path or Path(notebook_path).with_suffix('.html'))
     html_path.write_text(body, encoding='utf-8')
     return html_path
 
 # %% ../nbs/08_reports.ipynb #9108b466
-PARAMETER_KEYS = {'data_root': 'data.root', 'loss': 'loss.type', 'fusion': 'fusion.type', 'teacher_vision': 'teacher.vision',
-                  'teacher_text': 'teacher.text', 'student_vision': 'student.vision', 'student_text': 'student.text',
-                  'teacher_epochs': 'training.teacher_epochs', 'student_epochs': 'training.student_epochs', 'batch_size': 'data.batch_size',
-                  'teacher_lr': 'training.teacher_lr', 'student_lr': 'training.student_lr', 'device': 'device', 'seed': 'seed',
+PARAMETER_KEYS = {'data_root': 'data.root', 'loss': 'loss.type', 'fusion': 'fusion.type',
+                  'teacher_vision': 'teacher.vision',
+                  'teacher_text': 'teacher.text', 'student_vision': 'student.vision',
+                  'student_text': 'student.text',
+                  'teacher_epochs': 'training.teacher_epochs', 'student_epochs': 'training.student_epochs',
+                  'batch_size': 'data.batch_size',
+                  'teacher_lr': 'training.teacher_lr', 'student_lr': 'training.student_lr',
+                  'device': 'device', 'seed': 'seed',
                   'limit': 'data.limit', 'log_dir': 'logging.log_dir'}
 RUN_PARAMETERS = ('config', 'preset', 'resume', *PARAMETER_KEYS)
 PAPERMILL_NAMES = ('PAPERMILL_INPUT_PATH', 'PAPERMILL_OUTPUT_PATH')  # set by papermill's --inject-paths
@@ -253,7 +276,8 @@ def check_parameters(new_names) -> None:
 def config_from_parameters(params: dict) -> dict:
     "The validated config the run notebook's parameters describe."
     overrides = {PARAMETER_KEYS[k]: v for k, v in params.items() if k in PARAMETER_KEYS and v is not None}
-    return load_config(params.get('config'), overrides, preset=preset_for(params.get('preset'), params.get('config')))
+    return load_config(params.get('config'), overrides,
+                       preset=preset_for(params.get('preset'), params.get('config')))
 
 # %% ../nbs/08_reports.ipynb #2dad05b3
 def papermill_output_path(namespace: dict = None):

@@ -26,7 +26,8 @@ def atomic_write(path, write, mode='wb'):
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
-        with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8', 'newline': ''})) as f: write(f)
+        with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8',
+                                                            'newline': ''})) as f: write(f)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -65,12 +66,16 @@ def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
     if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
     try: return torch.load(path, map_location='cpu', weights_only=True)  # moved later: map_location rejects e.g. 'cpu:0'
     except pickle.UnpicklingError as e:
-        if 'weights only' not in str(e).lower(): raise TrainingError(f"{path} is damaged and cannot be read ({e}); {fix}") from None
-        raise TrainingError(f"{path} holds Python objects beyond tensors and plain values, and loading it could run code; "
-                            f"medpix_kd loads weights-only checkpoints only (checkpoints.last.pth files from before this check "
+        if 'weights only' not in str(e).lower(): raise TrainingError(f"{path} is damaged and cannot be read "
+                                                                     f"({e}); {fix}") from None
+        raise TrainingError(f"{path} holds Python objects beyond tensors and plain values, and loading it "
+                            "could run code; "
+                            "medpix_kd loads weights-only checkpoints only (checkpoints.last.pth files from "
+                            "before this check "
                             f"need a fresh run)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise TrainingError(f"{path} is damaged or cut short and cannot be read ({str(e).splitlines()[0].split('. ')[0]}); {fix}") from None
+        raise TrainingError(f"{path} is damaged or cut short and cannot be read "
+                            f"({str(e).splitlines()[0].split('. ')[0]}); {fix}") from None
 
 # %% ../nbs/06a_run_folder.ipynb #7afb9667
 MARKER = '.medpix_kd_run'
@@ -94,33 +99,42 @@ def run_state(path) -> str:
 # %% ../nbs/06a_run_folder.ipynb #db62e0d7
 def nothing_to_resume(log_dir) -> TrainingError:
     "The error for resuming a folder where no run has trained (a mistyped `logging.log_dir`, say)."
-    return TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no checkpoints/last.pth). Check "
-                         f"logging.log_dir; to start a new run there, leave out --resume (or pass --resume-or-start)")
+    return TrainingError(f"nothing to resume in {log_dir}: no run has trained there (no "
+                         "checkpoints/last.pth). Check "
+                         "logging.log_dir; to start a new run there, leave out --resume (or pass "
+                         "--resume-or-start)")
 
 def claim_run_dir(path, resume: bool | str = False) -> Path:
     "Make `path` a run folder (created if needed), or a `TrainingError` if it holds others' files or `resume` finds no run."
     path = Path(path)
-    if path.exists() and not path.is_dir(): raise TrainingError(f"logging.log_dir {path} is a file, not a folder; choose another logging.log_dir")
+    if path.exists() and not path.is_dir(): raise TrainingError(f"logging.log_dir {path} is a file, not a "
+                                                                "folder; choose another logging.log_dir")
     if resume is True and run_state(path) == 'new': raise nothing_to_resume(path)  # before a mistyped folder is made a run folder
     if path.is_dir() and not is_run_folder(path):
         foreign = sorted(p.name for p in path.iterdir() if p.name not in REPORT_FILES)
         if foreign:
-            raise TrainingError(f"{path} exists and is not a medpix_kd run folder (it holds {', '.join(foreign[:3])}"
-                                f"{', ...' if len(foreign) > 3 else ''} and no {MARKER} marker); runs go into new or empty "
-                                f"folders only, so nothing of yours is overwritten. Choose another logging.log_dir")
+            raise TrainingError(f"{path} exists and is not a medpix_kd run folder (it holds "
+                                f"{', '.join(foreign[:3])}"
+                                f"{', ...' if len(foreign) > 3 else ''} and no {MARKER} marker); runs go "
+                                "into new or empty "
+                                "folders only, so nothing of yours is overwritten. Choose another "
+                                "logging.log_dir")
     path.mkdir(parents=True, exist_ok=True)
     if not (path/MARKER).is_file():
-        write_json({'created': datetime.datetime.now().isoformat(timespec='seconds'), 'by': 'medpix_kd'}, path/MARKER)
+        write_json({'created': datetime.datetime.now().isoformat(timespec='seconds'), 'by': 'medpix_kd'},
+                   path/MARKER)
     return path
 
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
-RUN_OUTPUTS = ('config.yaml', 'results.json', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb', 'report.html',
+RUN_OUTPUTS = ('config.yaml', 'results.json', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
+               'report.html',
                '*_best.pth', '*_final.pth', 'confusion_*.npy', 'tokenizer_*', 'checkpoints', '.*.tmp')
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
     path = Path(path)
-    if not is_run_folder(path): raise TrainingError(f"{path} is not a medpix_kd run folder; --overwrite only clears run folders")
+    if not is_run_folder(path): raise TrainingError(f"{path} is not a medpix_kd run folder; --overwrite only "
+                                                    "clears run folders")
     gone = sorted({p for pattern in RUN_OUTPUTS for p in path.glob(pattern)})
     for p in gone: shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     return [p.name for p in gone]
@@ -136,12 +150,14 @@ class RunLock:
             raise TrainingError(f"{self.path} is in use by another run ({holder}); wait for it to finish, or choose "
                                 f"another logging.log_dir") from None
         started = datetime.datetime.now().isoformat(timespec='seconds')
-        (self.path/HOLDER).write_text(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: {' '.join(sys.argv)[:300]}")
+        (self.path/HOLDER).write_text(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
+                                      f"{' '.join(sys.argv)[:300]}")
         return self
     def __exit__(self, *exc): self.lock.release()
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
-RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'data.num_workers', 'data.cache_dir', 'data.image_cache')
+RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'data.num_workers', 'data.cache_dir',
+                     'data.image_cache')
 
 # %% ../nbs/06a_run_folder.ipynb #da6d9757
 def _check_resumable(log_dir: Path, cfg: dict):
@@ -149,8 +165,10 @@ def _check_resumable(log_dir: Path, cfg: dict):
     saved = log_dir/'config.yaml'
     changed = [k for k in config_differences(load_config(saved), cfg) if k not in RESUME_MAY_CHANGE] if saved.is_file() else []
     if changed:
-        raise TrainingError(f"cannot resume {log_dir}: its run was started with a config that differs in {', '.join(changed)}. "
-                            f"Resume it with its own config (medpix-kd run {saved} --resume), or start a new run in another "
+        raise TrainingError(f"cannot resume {log_dir}: its run was started with a config that differs in "
+                            f"{', '.join(changed)}. "
+                            f"Resume it with its own config (medpix-kd run {saved} --resume), or start a new "
+                            "run in another "
                             f"logging.log_dir")
 
 # %% ../nbs/06a_run_folder.ipynb #dc645ffa
@@ -165,8 +183,10 @@ def prepare_run_dir(cfg: dict,
     claim_run_dir(log_dir, resume)
     if overwrite: clear_run_dir(log_dir)
     elif state != 'new' and not resume:
-        raise TrainingError(f"{log_dir} already holds {'a finished' if state == 'finished' else 'an unfinished'} run. Continue it "
-                            f"with --resume (in the run notebook: -p resume True), or choose another logging.log_dir")
+        raise TrainingError(f"{log_dir} already holds "
+                            f"{'a finished' if state == 'finished' else 'an unfinished'} run. Continue it "
+                            "with --resume (in the run notebook: -p resume True), or choose another "
+                            "logging.log_dir")
     elif state != 'new': _check_resumable(log_dir, cfg)
     return log_dir
 
@@ -174,7 +194,8 @@ def prepare_run_dir(cfg: dict,
 def save_weights(model, cfg: dict, who: str, path, **extra):
     "Save `model`'s weights with the config and tokenizer folder that rebuild it."
     from medpix_kd.backbones import tokenizer_dir  # here, as in load_trained_model
-    atomic_save({'who': who, 'config': cfg, 'tokenizer': tokenizer_dir(Path(path).parent, who).name, 'state_dict': model.state_dict(),
+    atomic_save({'who': who, 'config': cfg, 'tokenizer': tokenizer_dir(Path(path).parent, who).name,
+                 'state_dict': model.state_dict(),
                  **extra}, path)
 
 def load_trained_model(path, device='cpu'):

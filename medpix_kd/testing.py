@@ -49,12 +49,15 @@ def tiny_setup(loss='rkd', fusion='simple', overrides=(), limit=16, batch_size=4
     from medpix_kd.backbones import input_specs
     from medpix_kd.data import build_datasets
     from medpix_kd.models import build_model
-    cfg = load_config(preset='demo', overrides=[f'loss.type={loss}', f'fusion.type={fusion}', 'fusion.heads=4', f'data.limit={limit}',
-                                                f'data.batch_size={batch_size}', f'data.cache_dir={_tiny_cache()}', *overrides])
+    cfg = load_config(preset='demo', overrides=[f'loss.type={loss}', f'fusion.type={fusion}',
+                                                'fusion.heads=4', f'data.limit={limit}',
+                                                f'data.batch_size={batch_size}',
+                                                f'data.cache_dir={_tiny_cache()}', *overrides])
     train = build_datasets(cfg, *input_specs(cfg), splits=('train',), progress=False)['train']
     torch.manual_seed(seed)
     teacher, student = (build_model(cfg, who, train.specs[who].tokenizer) for who in ('teacher', 'student'))
-    return SimpleNamespace(cfg=cfg, train=train, teacher=teacher, student=student, batch=train.collate([train[i] for i in range(batch_size)]))
+    return SimpleNamespace(cfg=cfg, train=train, teacher=teacher, student=student,
+                           batch=train.collate([train[i] for i in range(batch_size)]))
 
 @functools.lru_cache(maxsize=None)
 def _tiny_cache(): return scratch_dir('medpix-cache-')
@@ -64,7 +67,8 @@ def fake_outputs(batch=4, img=6, txt=5, proj=4, seed=0, requires_grad=False) -> 
     "Random model outputs with the models' keys and the given widths."
     import torch
     g = torch.Generator().manual_seed(seed)
-    shapes = {'logits_modality': 2, 'logits_location': 5, 'img_raw': img, 'txt_raw': txt, 'img_proj': proj, 'txt_proj': proj, 'fused': proj}
+    shapes = {'logits_modality': 2, 'logits_location': 5, 'img_raw': img, 'txt_raw': txt, 'img_proj': proj,
+              'txt_proj': proj, 'fused': proj}
     return {k: torch.randn(batch, w, generator=g).requires_grad_(requires_grad) for k, w in shapes.items()}
 
 def params_without_grad(model) -> list:

@@ -14,10 +14,12 @@ from .data import build_datasets
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
-from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, model_metrics
-from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
+from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
+from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model,
+                                  prepare_run_dir,
                                   read_json, run_state, save_weights, write_json)
-from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, make_accelerator, new_stage, predict,
+from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal,
+                              make_accelerator, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
@@ -38,9 +40,11 @@ def build_teacher_cache(teacher, train_set, accelerator, keys, batch_size) -> Te
     loader = accelerator.prepare(train_set.loader(batch_size=batch_size, shuffle=False, sides=('teacher',)))
     rows = {k: None for k in keys}
     for batch in loader:
-        out = accelerator.gather_for_metrics({'index': batch['index'], **teacher_outputs(teacher, batch, accelerator, keys)})
+        out = accelerator.gather_for_metrics({'index': batch['index'],
+                                              **teacher_outputs(teacher, batch, accelerator, keys)})
         for k in keys:
-            if rows[k] is None: rows[k] = torch.zeros(len(train_set), out[k].shape[1], device=accelerator.device)
+            if rows[k] is None: rows[k] = torch.zeros(len(train_set), out[k].shape[1],
+                                                      device=accelerator.device)
             rows[k][out['index']] = out[k]
     return TeacherCache(rows)
 
@@ -54,12 +58,14 @@ def frozen(model, device):
 def load_teacher_checkpoint(teacher, path, cfg):
     "Load a trained teacher's weights from `path`, checking it was built like `cfg`'s teacher."
     ckpt = load_checkpoint(path, 'point teacher.checkpoint at an intact teacher_best.pth')
-    if ckpt.get('who') != 'teacher': raise TrainingError(f"teacher.checkpoint {path}: not a teacher checkpoint (teacher_best.pth of a run)")
+    if ckpt.get('who') != 'teacher': raise TrainingError(f"teacher.checkpoint {path}: not a teacher "
+                                                         "checkpoint (teacher_best.pth of a run)")
     saved = with_defaults(ckpt['config'])
     built = {k: saved['teacher'][k] for k in ('vision', 'text', 'fusion_layers', 'text_pooling')}
     wanted = {k: cfg['teacher'][k] for k in built}
     if built != wanted or saved['fusion'] != cfg['fusion']:
-        raise TrainingError(f"teacher.checkpoint {path} was built with teacher {built} and fusion {saved['fusion']}; "
+        raise TrainingError(f"teacher.checkpoint {path} was built with teacher {built} and fusion "
+                            f"{saved['fusion']}; "
                             f"this config asks for {wanted} and {cfg['fusion']}")
     teacher.load_state_dict(ckpt['state_dict'])
     return teacher
@@ -74,7 +80,8 @@ def build_stage_model(cfg: dict, who: str, tokenizer):
 # %% ../nbs/07_train.ipynb #2b787bd5
 def new_teacher_stage(run: Run, teacher) -> Stage:
     "A stage that trains `teacher` with cross-entropy at the teacher's rate, for the teacher's epochs."
-    return new_stage(run.cfg, run.accelerator, 'teacher', teacher, CELoss().materialize(None), steps_per_epoch(run))
+    return new_stage(run.cfg, run.accelerator, 'teacher', teacher, CELoss().materialize(None),
+                     steps_per_epoch(run))
 
 def teacher_stage(run: Run, tokenizer, state=None):
     "The best teacher of this run, trained here or loaded, frozen on the run's device."
@@ -83,10 +90,12 @@ def teacher_stage(run: Run, tokenizer, state=None):
     if cfg['teacher']['checkpoint']:
         load_teacher_checkpoint(teacher, cfg['teacher']['checkpoint'], cfg)
         if run.main:  # the run folder stays complete
-            save_weights(teacher, cfg, 'teacher', run.log_dir/'teacher_best.pth', source=str(cfg['teacher']['checkpoint']))
+            save_weights(teacher, cfg, 'teacher', run.log_dir/'teacher_best.pth',
+                         source=str(cfg['teacher']['checkpoint']))
         return frozen(teacher, acc.device)
     if cfg['training']['teacher_epochs'] == 0:
-        raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no teacher to distil from")
+        raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no "
+                            "teacher to distil from")
     stage = new_teacher_stage(run, teacher)
     start = resume_stage(stage, state, acc)
     if state is not None and state['stage'] != 'teacher':  # the teacher stage had finished; its best weights are in teacher_best.pth
@@ -95,7 +104,8 @@ def teacher_stage(run: Run, tokenizer, state=None):
     run.finished['teacher'] = stage.history
     acc.wait_for_everyone()
     teacher = acc.unwrap_model(stage.trainee).model
-    teacher.load_state_dict(load_checkpoint(run.log_dir/'teacher_best.pth', 'resume with --resume to train the teacher again')['state_dict'])
+    teacher.load_state_dict(load_checkpoint(run.log_dir/'teacher_best.pth',
+                                            'resume with --resume to train the teacher again')['state_dict'])
     acc.free_memory()
     return frozen(teacher, acc.device)
 
@@ -105,7 +115,8 @@ def teacher_targets(run: Run, teacher, loss, cache: bool = None):
     if not loss.needs_teacher: return None
     keys = list(dict.fromkeys([*LOGIT_KEYS, *loss.features]))
     if cache is None: cache = run.cfg['training']['cache_teacher'] and not augments(run.cfg, 'student')
-    if cache: return build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys, run.cfg['data']['batch_size'])
+    if cache: return build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys,
+                                         run.cfg['data']['batch_size'])
     return lambda batch: teacher_outputs(teacher, batch, run.accelerator, keys)
 
 # %% ../nbs/07_train.ipynb #aaaaff33
@@ -114,11 +125,13 @@ def inherit_vision(student, teacher, cfg: dict):
     mine, theirs = student.vision.model.state_dict(), teacher.vision.model.state_dict()
     what = f"student.inherit_vision: the student's image backbone {cfg['student']['vision']!r} and the teacher's {cfg['teacher']['vision']!r}"
     if type(student.vision.model) is not type(teacher.vision.model):
-        raise TrainingError(f"{what} are different models ({type(student.vision.model).__name__} vs {type(teacher.vision.model).__name__})")
+        raise TrainingError(f"{what} are different models ({type(student.vision.model).__name__} vs "
+                            f"{type(teacher.vision.model).__name__})")
     for k in sorted(mine.keys() | theirs.keys()):
         if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape:
             shape = lambda sd: tuple(sd[k].shape) if k in sd else 'absent'
-            raise TrainingError(f"{what} differ at {k} (student {shape(mine)}, teacher {shape(theirs)}); set it to false or use the same architecture")
+            raise TrainingError(f"{what} differ at {k} (student {shape(mine)}, teacher {shape(theirs)}); set "
+                                "it to false or use the same architecture")
     student.vision.model.load_state_dict(theirs)
     return student
 
@@ -167,7 +180,8 @@ def final_evaluation(run: Run, models: dict) -> dict:
             labels, logits = predict(model, run.loader(split, sides=(side(who),)), side(who), run.accelerator)
             metrics.update(model_metrics(split, who, labels, logits))
             for task, classes in TASKS.items():
-                if run.main: np.save(run.log_dir/f'confusion_{split}_{who}_{task}.npy', confusion(labels[task], logits[task], len(classes)))
+                if run.main: np.save(run.log_dir/f'confusion_{split}_{who}_{task}.npy',
+                                     confusion(labels[task], logits[task], len(classes)))
     return metrics
 
 # %% ../nbs/07_train.ipynb #f2e6c959
@@ -175,7 +189,8 @@ def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
     "Teacher, `ce` baseline and student of `cfg`, from `state` (a `last.pth`) if resuming; then the final results."
     set_seed(cfg['seed'])
     specs = dict(zip(('teacher', 'student'), input_specs(cfg)))
-    datasets = build_datasets(cfg, *specs.values(), progress=progress and acc.is_main_process and in_terminal())
+    datasets = build_datasets(cfg, *specs.values(),
+                              progress=progress and acc.is_main_process and in_terminal())
     run = Run(cfg, log_dir, acc, datasets, progress, on_step)
     if run.main:
         saved = log_dir/'config.yaml'
@@ -208,26 +223,33 @@ def train(cfg: dict,
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
-            results = read_json(log_dir/'results.json', fix := 'move it aside and resume (--resume) to evaluate the saved models again')
+            results = read_json(log_dir/'results.json',
+                                fix := 'move it aside and resume (--resume) to evaluate the saved models again')
             if not isinstance(results, dict) or not {'metrics', 'params', 'timings'} <= results.keys():
-                raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, params or timings); {fix}")
+                raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, "
+                                    f"params or timings); {fix}")
             return results
-        state = load_checkpoint(log_dir/'checkpoints'/'last.pth', 'move it aside and run with --resume-or-start to train afresh') \
+        state = load_checkpoint(log_dir/'checkpoints'/'last.pth',
+                                'move it aside and run with --resume-or-start to train afresh') \
                 if resume and run_state(log_dir) == 'unfinished' else None
-        return _run_stages(cfg, acc, log_dir, state, begin, cfg['logging']['progress'] if progress is None else progress, on_step)
+        return _run_stages(cfg, acc, log_dir, state, begin,
+                           cfg['logging']['progress'] if progress is None else progress, on_step)
 
 # %% ../nbs/07_train.ipynb #a054fc6e
 def best_epoch(rows: list, cfg: dict):
     "The epoch of `rows` with the best dev selection metric (the first of equals), or None without rows."
     measure = cfg['training']['selection_metric']
-    scores = [(as_score(r[f'dev/{measure}']), -r['epoch'], r['epoch']) for r in rows]
+    scores = [(as_score(r[metric_name('dev', measure)]), -r['epoch'], r['epoch']) for r in rows]
     return max(scores)[2] if scores else None
 
 # %% ../nbs/07_train.ipynb #0425189a
 def kd_gain(metrics: dict) -> dict:
     "Distilled student minus `ce` baseline student, per split and headline measure (empty without a baseline)."
-    return {f'{split}/{m}': metrics[f'{split}/student/{m}'] - metrics[f'{split}/student_ce/{m}']
-            for split in ('dev', 'test') for m in HEADLINE if f'{split}/student_ce/{m}' in metrics}
+    gain = {}
+    for split in ('dev', 'test'):
+        kd, ce = measures(metrics, split, 'student'), measures(metrics, split, 'student_ce')
+        gain |= {metric_name(split, m): kd[m] - ce[m] for m in HEADLINE if m in ce}
+    return gain
 
 def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict:
     "Save the final and best student, evaluate the models, write `results.json`."
@@ -235,16 +257,19 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     student = acc.unwrap_model(stage.trainee).model
     if run.main: save_weights(student, cfg, 'student', run.log_dir/'student_final.pth', epoch=stage.epochs)
     acc.wait_for_everyone()
-    student.load_state_dict(load_checkpoint(run.log_dir/'student_best.pth', 'train the run again')['state_dict'])
+    student.load_state_dict(load_checkpoint(run.log_dir/'student_best.pth',
+                                            'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics = final_evaluation(run, models)
     run.timings['total_s'] = time.perf_counter() - begin
     latency = latency_table({who: load_trained_model(run.log_dir/f'{who}_best.pth', acc.device)[0] for who in ('teacher', 'student')},
                             run.datasets['dev'], acc.device) if run.main else {}
-    results = {'config': cfg, 'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
+    results = {'config': cfg,
+               'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
                'params': {'teacher': param_counts(teacher), 'student': param_counts(student)},
                'best_epoch': {name: best_epoch(rows, cfg) for name, rows in (run.finished | {'student': stage.history}).items()},
-               'timings': run.timings, 'latency_ms': latency, 'device': str(acc.device), 'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
+               'timings': run.timings, 'latency_ms': latency, 'device': str(acc.device),
+               'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics)}
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
