@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #e1f175c2
 from __future__ import annotations
-import copy, difflib, errno, math, re
+import copy, difflib, errno, math, os, re
 from dataclasses import dataclass
 from pathlib import Path
 import yaml
@@ -14,7 +14,8 @@ import yaml
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
            'LOSS_KEYS', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key', 'default_config',
            'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean', 'parse_override',
-           'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences']
+           'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences',
+           'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -456,3 +457,18 @@ def config_differences(a: dict, b: dict) -> list:
     "Dotted keys whose values differ between configs `a` and `b`."
     fa, fb = flat_config(a), flat_config(b)
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+
+# %% ../nbs/00_config.ipynb #c23cb8ba
+def atomic_write(path, write, mode='wb'):
+    "Call `write(file)` on a temporary file beside `path`, then rename it over `path`; clean up on any failure."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8',
+                                                            'newline': ''})) as f: write(f)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path

@@ -13,7 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from fastcore.basics import patch
-from .config import MedpixError, text_table
+from .config import MedpixError, atomic_write, text_table
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
@@ -351,14 +351,7 @@ def decode_images(paths,             # image files, in sample order
                       f"({cached if isinstance(cached, Exception) else f'shape {cached.shape}'}); "
                       f"decoding the images again", DataWarning)
     pixels = _decode_all(paths, size, progress, f'decode {split_name} @{size}px')
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(f'.{os.getpid()}.tmp')
-    try:
-        with open(partial, 'wb') as f: np.save(f, pixels.numpy())
-        os.replace(partial, cache_file)  # atomic: a crash never leaves a torn cache file
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    atomic_write(cache_file, lambda f: np.save(f, pixels.numpy()))  # a crash never leaves a torn cache file
     return pixels
 
 # %% ../nbs/01_data.ipynb #dd99b64a

@@ -7,32 +7,16 @@ from __future__ import annotations
 import csv, datetime, json, os, pickle, shutil, socket, sys, zipfile
 from pathlib import Path
 from filelock import FileLock, Timeout
-from .config import MedpixError, config_differences, load_config, with_defaults
+from .config import MedpixError, atomic_write, config_differences, load_config, with_defaults
 
 # %% auto #0
-__all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_write',
-           'atomic_save', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
-           'nothing_to_resume', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights',
-           'load_trained_model']
+__all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_save',
+           'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state', 'nothing_to_resume',
+           'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
     "A run that cannot start or cannot go on; the message says where and what to do."
-
-# %% ../nbs/06a_run_folder.ipynb #954c323f
-def atomic_write(path, write, mode='wb'):
-    "Call `write(file)` on a temporary file beside `path`, then rename it over `path`; clean up on any failure."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8',
-                                                            'newline': ''})) as f: write(f)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return path
 
 # %% ../nbs/06a_run_folder.ipynb #60f0dadc
 def atomic_save(obj, path):
