@@ -15,7 +15,8 @@ from .models import build_model
 from .losses import CELoss, loss_from_config
 from .metrics import latency_table, synchronize
 from .run_folder import read_json
-from .engine import Run, make_accelerator, train_epoch
+from .devices import make_accelerator
+from .engine import Run, train_epoch
 from .train import build_stage_model, frozen, new_student_stage, new_teacher_stage, train
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_engine.ipynb #3a16d9e8
 from __future__ import annotations
-import math, os, random, sys, time
+import math, random, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -12,60 +12,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
-from .config import ConfigError, augments
+from .config import augments
 from .data import augmenting
 from .metrics import TASKS, as_score, measures, metric_name, model_metrics
 from .run_folder import TrainingError, atomic_save, save_weights, write_csv, write_json
 
 # %% auto #0
-__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'TeacherCache', 'predict', 'evaluate',
-           'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage', 'in_terminal', 'check_weights', 'train_epoch',
-           'rng_state', 'set_rng_state', 'Run', 'steps_per_epoch', 'fit_stage', 'save_progress', 'run_history',
-           'write_metrics', 'resume_stage']
-
-# %% ../nbs/07_engine.ipynb #22f15631
-def available_devices() -> list:
-    "The device strings usable on this machine, e.g. `['cpu', 'cuda:0']`."
-    devices = ['cpu'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): devices.append('mps')
-    return devices
-
-# %% ../nbs/07_engine.ipynb #df16dd5b
-def resolve_device(name: str = 'auto'):
-    "The `torch.device` that `name` (a config's `device`) means on this machine."
-    devices = available_devices()
-    if name == 'auto': name = next((d for d in devices if d != 'cpu'), 'cpu')
-    if name == 'cuda': name = 'cuda:0'
-    if name not in devices:
-        raise ConfigError(f"device {name!r} is not available on this machine; available: "
-                          f"{', '.join(devices)} (or 'auto')")
-    return torch.device(name)
-
-# %% ../nbs/07_engine.ipynb #bf36f027
-def mixed_precision(cfg: dict, device: torch.device) -> str:
-    "The Accelerate mixed-precision mode `cfg` asks for on `device`."
-    mode = cfg['training']['mixed_precision']
-    if mode != 'auto': return mode
-    return 'bf16' if device.type == 'cuda' and torch.cuda.is_bf16_supported() else 'no'
-
-# %% ../nbs/07_engine.ipynb #df21a1a2
-def make_accelerator(cfg: dict) -> Accelerator:
-    "The `Accelerator` for `cfg`'s device, precision and gradient accumulation."
-    launched = int(os.environ.get('WORLD_SIZE', '1'))
-    device = torch.device('cuda') if launched > 1 and torch.cuda.is_available() and cfg['device'] != 'cpu' else resolve_device(cfg['device'])
-    if device.type == 'cuda' and device.index and launched == 1: torch.cuda.set_device(device)
-    # Accelerate keeps its settings in process-wide singletons; a notebook or a batch that trains several runs
-    # in one process (say, fp32 then bf16) must start each from scratch. A launched process group is kept.
-    AcceleratorState._reset_state(reset_partial_state=launched == 1 and not torch.distributed.is_initialized())
-    GradientState._reset_state()
-    acc = Accelerator(cpu=device.type == 'cpu', mixed_precision=mixed_precision(cfg, device),
-                      gradient_accumulation_steps=cfg['training']['grad_accum'])
-    if acc.num_processes != launched:
-        raise TrainingError(f"launched {launched} processes but Accelerate formed a group of "
-                            f"{acc.num_processes}; on CPU use "
-                            f"device: cpu (Accelerate needs cpu=True to join CPU processes)")
-    return acc
+__all__ = ['TeacherCache', 'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage', 'in_terminal',
+           'check_weights', 'train_epoch', 'rng_state', 'set_rng_state', 'Run', 'steps_per_epoch', 'fit_stage',
+           'save_progress', 'run_history', 'write_metrics', 'resume_stage']
 
 # %% ../nbs/07_engine.ipynb #25e2c289
 @dataclass

@@ -15,11 +15,10 @@ from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
-from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model,
-                                  prepare_run_dir,
-                                  read_json, run_state, save_weights, write_json)
-from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal,
-                              make_accelerator, new_stage, predict,
+from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
+                                  run_state, save_weights, write_json)
+from .devices import make_accelerator
+from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
