@@ -127,6 +127,11 @@ def _cannot_load(source, e) -> str:
             "tiny-bert, tiny-distilbert")
 
 # %% ../nbs/02_backbones.ipynb #acfcdfca
+def _input_side(proc) -> int:
+    "The image side a model sees: the crop when its processor crops (DeiT: resize to 256, crop 224), else the resize."
+    size = proc.crop_size if getattr(proc, 'do_center_crop', False) and getattr(proc, 'crop_size', None) else proc.size
+    return size.get('height') or size.get('shortest_edge')
+
 def _external(source: str, kind: str) -> Backbone:
     config = _load_config(source)
     found = 'text' if hasattr(config, 'vocab_size') else 'vision'
@@ -135,8 +140,7 @@ def _external(source: str, kind: str) -> Backbone:
     try:
         from transformers import AutoImageProcessor
         proc = AutoImageProcessor.from_pretrained(source)
-        size = proc.size.get('height') or proc.size.get('shortest_edge')
-        return Backbone('vision', source, _width(config), size, tuple(proc.image_mean), tuple(proc.image_std))
+        return Backbone('vision', source, _width(config), _input_side(proc), tuple(proc.image_mean), tuple(proc.image_std))
     except (OSError, ValueError, AttributeError):
         return Backbone('vision', source, _width(config), getattr(config, 'image_size', 224))
 

@@ -12,10 +12,10 @@ import yaml
 
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
-           'LOSS_KEYS', 'SCHEMA', 'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key', 'default_config',
-           'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean', 'parse_override',
-           'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences',
-           'atomic_write']
+           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key',
+           'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean',
+           'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config',
+           'config_differences', 'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -116,7 +116,7 @@ DATA_KEYS = {
 # %% ../nbs/00_config.ipynb #764e6aed
 TRAINING_KEYS = {
     'teacher_epochs': Key(1, int, "epochs of teacher training (0 with a teacher checkpoint)", low=0),
-    'student_epochs': Key(1, int, "epochs of student distillation", low=0),
+    'student_epochs': Key(1, int, "epochs of student distillation, and of the `ce` baseline (at least one)", low=1),
     'teacher_lr': Key(1e-5, float, "peak learning rate of the teacher", low=0),
     'student_lr': Key(3e-4, float, "peak learning rate of the student", low=0),
     'alpha': Key(1.0, float, "weight of the logit KL term (vanilla/combined)", low=0),
@@ -309,11 +309,31 @@ def _unknown_key(key, valid, where):
     return ConfigError(f"unknown key '{where}{key}'{did_you_mean(key, valid, where)}; valid keys here: "
                        f"{', '.join(valid)}")
 
+# %% ../nbs/00_config.ipynb #300b0c55
+LOSS_SETTINGS = {'loss': tuple(k for k in LOSS_KEYS if k != 'type'), 'training': ('alpha', 'beta', 'T')}  # home -> keys
+
+def _home_loss_settings(user: dict) -> dict:
+    "`user` with loss settings written under the other section moved to their home section (null there: unset)."
+    if not isinstance(user, dict): return user
+    user = {k: dict(v) if isinstance(v, dict) else v for k, v in user.items()}
+    for home, keys in LOSS_SETTINGS.items():
+        away = 'training' if home == 'loss' else 'loss'
+        if not isinstance(user.get(away), dict): continue
+        for k in [k for k in keys if k in user[away]]:
+            value = user[away].pop(k)
+            if value is None or not isinstance(user.get(home) or {}, dict): continue  # `_merge` names a section that is no mapping
+            here = user[home] = user.get(home) or {}
+            if k in here and here[k] != value:
+                raise ConfigError(f"{away}.{k} = {value!r} and {home}.{k} = {here[k]!r} disagree; set it once, under {home}:")
+            here[k] = value
+    return user
+
 # %% ../nbs/00_config.ipynb #03d91cf1
 def _merge(cfg: dict, user: dict, schema: dict, prefix=''):
     "Check `user` against `schema` and write its values into `cfg`, in place."
     if not isinstance(user, dict):
         raise ConfigError(f"'{prefix.rstrip('.') or 'config'}' must be a mapping of keys to values, got {user!r}")
+    if not prefix: user = _home_loss_settings(user)
     for k, v in user.items():
         if k not in schema: raise _unknown_key(k, schema, prefix)
         where = f'{prefix}{k}'

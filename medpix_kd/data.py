@@ -17,10 +17,11 @@ from .config import MedpixError, atomic_write, text_table
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'SYNTHETIC_NAME', 'short_name', 'DataError', 'DataWarning', 'check_text_fields', 'compose_text',
-           'read_jsonl', 'Record', 'split_files', 'load_records', 'make_synthetic_medpix', 'decode_image',
-           'check_images_exist', 'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'MedPixDataset',
-           'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
+           'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning', 'check_text_fields',
+           'compose_text', 'read_jsonl', 'Record', 'split_files', 'load_records', 'make_synthetic_medpix',
+           'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch',
+           'MedPixDataset', 'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap',
+           'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -57,6 +58,9 @@ LEAKY_FIELDS = {
 class DataError(MedpixError, ValueError):
     "Input data that cannot be used; the message names the file, line, field or value at fault."
 
+class MissingDataError(DataError, FileNotFoundError):
+    "A file the data needs is not there; also a `FileNotFoundError`, as the seed promises for missing images."
+
 class DataWarning(UserWarning):
     "Input data that can be used but is probably not what was meant (a repeated image or case); the message counts it."
 
@@ -86,7 +90,7 @@ def compose_text(description: dict, case: dict, fields) -> str:
 def read_jsonl(path) -> list:
     "The JSON objects of a `.jsonl` file, each with its 1-based line number under `'_line'`."
     path = Path(path)
-    if not path.is_file(): raise DataError(f"missing file: {path}")
+    if not path.is_file(): raise MissingDataError(f"missing file: {path}")
     rows = []
     with open(path, 'rb') as f:
         for i, raw in enumerate(f, 1):
@@ -307,11 +311,11 @@ def decode_image(path, size: int) -> np.ndarray:
 _CACHE_VERSION = 'letterbox-bilinear-v1'  # bump when decode_image changes its output
 
 def check_images_exist(paths, split_name):
-    "Raise a `DataError` naming how many of `paths` are missing, and the first few."
+    "Raise a `MissingDataError` naming how many of `paths` are missing, and the first few."
     missing = [p for p in paths if not p.is_file()]
     if missing:
         names = ', '.join(p.name for p in missing[:5]) + (', ...' if len(missing) > 5 else '')
-        raise DataError(f"{len(missing)} of {len(paths)} images named in {split_name} are missing from "
+        raise MissingDataError(f"{len(missing)} of {len(paths)} images named in {split_name} are missing from "
                         f"{missing[0].parent}: {names}")
 
 # %% ../nbs/01_data.ipynb #f53a519a

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 from .data import LOCATIONS, MODALITIES
-from .backbones import TextEncoder, VisionEncoder, build_text, build_vision
+from .backbones import BackboneError, TextEncoder, VisionEncoder, build_text, build_vision
 from .fusion import build_fusion
 
 # %% auto #0
@@ -85,11 +85,14 @@ def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     tower, f = cfg[who], cfg['fusion']
     vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'])
     text = build_text(tower['text'], tokenizer, tower['text_pooling'])
-    return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'],
-                                fusion_layers=tower['fusion_layers'], heads=f['heads'],
-                                dropout=f['dropout'], freeze_vision=tower['freeze_vision'],
-                                freeze_text=tower['freeze_text'],
-                                modality_dropout=f['modality_dropout'], unimodal_weight=f['unimodal_weight'])
+    limit = getattr(text.model.config, 'max_position_embeddings', None)
+    if limit and tower['max_length'] > limit:
+        raise BackboneError(f"{who}.max_length = {tower['max_length']}: the text backbone {tower['text']!r} reads at most {limit} "
+                            f"tokens (its max_position_embeddings); set {who}.max_length to {limit} or less")
+    return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'], fusion_layers=tower['fusion_layers'],
+                                heads=f['heads'], dropout=f['dropout'], freeze_vision=tower['freeze_vision'],
+                                freeze_text=tower['freeze_text'], modality_dropout=f['modality_dropout'],
+                                unimodal_weight=f['unimodal_weight'])
 
 # %% ../nbs/04_models.ipynb #a5bd4ca1
 @patch
