@@ -55,7 +55,8 @@ def cmd_data(args) -> int:
 # %% ../nbs/10_cli.ipynb #faa71cac
 def format_results(metrics: dict, models=('teacher', 'student')) -> str:
     "A plain-text table of the headline metrics of `models` on dev and test."
-    rows = [(m, s, *(f"{measures(metrics, s, m)[c]:.3f}" for c in HEADLINE)) for m in models for s in ('dev', 'test')]
+    show = lambda v: 'n/a' if v is None or v != v else f'{v:.3f}'  # undefined: NaN in memory, null in results.json
+    rows = [(m, s, *(show(measures(metrics, s, m)[c]) for c in HEADLINE)) for m in models for s in ('dev', 'test')]
     return text_table([('model', 'split', *HEADLINE), *rows])
 
 # %% ../nbs/10_cli.ipynb #8917af2b

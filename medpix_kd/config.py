@@ -199,8 +199,11 @@ SCHEMA = {
                                       "architecture required); the `ce` baseline starts from scratch")},
     'training': TRAINING_KEYS,
     'logging': {
-    'log_dir': Key('logs', str, "folder the run writes its metrics, checkpoints and reports to"),
-    'progress': Key(True, bool, "progress bars for epochs and batches"),
+        'log_dir': Key('logs', str, "folder the run writes its metrics, checkpoints and reports to"),
+        'progress': Key(True, bool, "progress bars for epochs and batches"),
+        'latency_batches': Key([1, 32], list, "batch sizes at which a finished run times inference (`latency_ms` in "
+                               "results.json)", item=int, low=1),
+        'latency_repeats': Key(5, int, "timed repeats per batch size, after one warm-up call; the median is kept", low=1),
     },
     'fusion': FUSION_KEYS,
     'loss': LOSS_KEYS,
@@ -286,8 +289,10 @@ def check_value(key: Key, value, where='value'):
     if key.choices is not None and any(v not in key.choices for v in (value if key.kind is list else [value])):
         raise ConfigError(f"{where} = {value!r}: expected {'items from' if key.kind is list else 'one of'} "
                           f"{', '.join(map(repr, key.choices))}")
-    if key.low is not None and value < key.low: raise ConfigError(f"{where} = {value!r}: must be >= {key.low}")
-    if key.high is not None and value > key.high: raise ConfigError(f"{where} = {value!r}: must be <= {key.high}")
+    each = 'each item ' if key.kind is list else ''
+    for v in (value if key.kind is list else [value]):
+        if key.low is not None and v < key.low: raise ConfigError(f"{where} = {value!r}: {each}must be >= {key.low}")
+        if key.high is not None and v > key.high: raise ConfigError(f"{where} = {value!r}: {each}must be <= {key.high}")
     return value
 
 # %% ../nbs/00_config.ipynb #f71b5de9

@@ -17,24 +17,29 @@ class Fusion(nn.Module):
     "Base of the fusions: `forward(img, txt, img_tokens, txt_tokens, txt_mask)` gives (B, dim)."
     reads_tokens = False  # True: the model must project and pass the token sequences (else they are None)
 
+def _check_layers(name: str, layers: int):
+    if layers < 1: raise ConfigError(f"{name} fusion needs fusion_layers >= 1, got {layers}")
+
 def _check_heads(name: str, dim: int, heads: int):
     if dim % heads: raise ConfigError(f"fusion.dim {dim} is not divisible by fusion.heads {heads}, as {name} needs")
 
 # %% ../nbs/03_fusion.ipynb #a0b5e6d0
 class SimpleFusion(Fusion):
-    "Concatenate image and text features, then one linear layer."
+    "Concatenate image and text features, then a linear layer; each further layer adds GELU, dropout and a linear layer."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
+        _check_layers('simple', layers)
         self.out = nn.Linear(2 * dim, dim)
+        self.deeper = nn.Sequential(*[m for _ in range(layers - 1) for m in (nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))])
     def forward(self, img, txt, img_tokens=None, txt_tokens=None, txt_mask=None):
-        return self.out(torch.cat([img, txt], -1))
+        return self.deeper(self.out(torch.cat([img, txt], -1)))
 
 # %% ../nbs/03_fusion.ipynb #727bd391
 class ConcatMLPFusion(Fusion):
     "Concatenate, then an MLP with `layers` hidden layers (GELU, dropout)."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
-        if layers < 1: raise ConfigError(f"concat_mlp fusion needs fusion_layers >= 1, got {layers}")
+        _check_layers('concat_mlp', layers)
         blocks = [nn.Linear(2 * dim, dim), nn.GELU(), nn.Dropout(dropout)]
         for _ in range(layers - 1): blocks += [nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout)]
         self.mlp = nn.Sequential(*blocks, nn.Linear(dim, dim))
@@ -42,14 +47,24 @@ class ConcatMLPFusion(Fusion):
         return self.mlp(torch.cat([img, txt], -1))
 
 # %% ../nbs/03_fusion.ipynb #53b5b8c6
+def _gmu(gate, to_img, to_txt, img, txt):
+    z = torch.sigmoid(gate(torch.cat([img, txt], -1)))
+    return z * torch.tanh(to_img(img)) + (1 - z) * torch.tanh(to_txt(txt))
+
 class GatedFusion(Fusion):
-    "Gated Multimodal Unit: a sigmoid gate mixes tanh candidates of each modality."
+    "Gated Multimodal Unit: a sigmoid gate mixes tanh candidates of each modality; `layers` units stacked."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
+        _check_layers('gated', layers)
+        unit = lambda: nn.ModuleDict({'gate': nn.Linear(2 * dim, dim), 'img': nn.Linear(dim, dim), 'txt': nn.Linear(dim, dim)})
         self.img, self.txt, self.gate = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(2 * dim, dim)
+        self.deeper = nn.ModuleList(unit() for _ in range(layers - 1))
     def forward(self, img, txt, img_tokens=None, txt_tokens=None, txt_mask=None):
-        z = torch.sigmoid(self.gate(torch.cat([img, txt], -1)))
-        return z * torch.tanh(self.img(img)) + (1 - z) * torch.tanh(self.txt(txt))
+        h = _gmu(self.gate, self.img, self.txt, img, txt)
+        for u in self.deeper:  # each further unit gates the modalities enriched with the fused state so far
+            img, txt = img + h, txt + h
+            h = _gmu(u['gate'], u['img'], u['txt'], img, txt)
+        return h
 
 # %% ../nbs/03_fusion.ipynb #b77f4dfc
 class _AttendBlock(nn.Module):
@@ -78,7 +93,7 @@ class CrossAttentionFusion(Fusion):
     reads_tokens = True
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
-        if layers < 1: raise ConfigError(f"cross_attention fusion needs fusion_layers >= 1, got {layers}")
+        _check_layers('cross_attention', layers)
         _check_heads('cross_attention', dim, heads)
         self.img_blocks = nn.ModuleList(_AttendBlock(dim, heads, dropout) for _ in range(layers))
         self.txt_blocks = nn.ModuleList(_AttendBlock(dim, heads, dropout) for _ in range(layers))
@@ -96,7 +111,7 @@ class TransformerConcatFusion(Fusion):
     reads_tokens = True
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
-        if layers < 1: raise ConfigError(f"transformer_concat fusion needs fusion_layers >= 1, got {layers}")
+        _check_layers('transformer_concat', layers)
         _check_heads('transformer_concat', dim, heads)
         self.fuse_token, self.modality = nn.Parameter(torch.zeros(1, 1, dim)), nn.Embedding(3, dim)
         nn.init.normal_(self.fuse_token, std=0.02)

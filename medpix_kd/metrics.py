@@ -62,8 +62,8 @@ def confusion(y, logits, n_classes: int) -> np.ndarray:
 
 # %% ../nbs/06_metrics.ipynb #17d549a9
 def as_score(value: float) -> float:
-    "`value` for comparing epochs: NaN (an undefined metric) counts as the worst."
-    return -math.inf if value != value else value
+    "`value` for comparing epochs: an undefined metric (NaN in memory, `null` in a run's JSON files) counts as the worst."
+    return -math.inf if value is None or value != value else value
 
 # %% ../nbs/06_metrics.ipynb #fd900309
 HEADLINE = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_models.ipynb #ae4c2ab1
 from __future__ import annotations
-import hashlib
+import contextlib, hashlib
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,7 +14,7 @@ from .backbones import BackboneError, TextEncoder, VisionEncoder, build_text, bu
 from .fusion import build_fusion
 
 # %% auto #0
-__all__ = ['MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen']
+__all__ = ['MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen', 'without_memos']
 
 # %% ../nbs/04_models.ipynb #f7b34493
 class MultimodalClassifier(nn.Module):
@@ -164,3 +164,11 @@ def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> Multimod
         if model.frozen[part] and (images or part == 'text'):
             model.memos[part] = FeatureMemo(getattr(model, part), keep_tokens=model.uses_tokens)
     return model
+
+# %% ../nbs/04_models.ipynb #1abbcea1
+@contextlib.contextmanager
+def without_memos(model: MultimodalClassifier):
+    "Within the `with` block, `model` runs its backbones on every input, as a deployed model does; its memos come back after."
+    memos, model.memos = model.memos, {}
+    try: yield model
+    finally: model.memos = memos

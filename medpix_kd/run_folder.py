@@ -4,15 +4,16 @@
 
 # %% ../nbs/06a_run_folder.ipynb #81fb40e0
 from __future__ import annotations
-import csv, datetime, json, os, pickle, shutil, socket, sys, zipfile
+import csv, datetime, json, math, os, pickle, shutil, socket, sys, zipfile
 from pathlib import Path
 from filelock import FileLock, Timeout
 from .config import MedpixError, atomic_write, config_differences, load_config, with_defaults
 
 # %% auto #0
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_save',
-           'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state', 'nothing_to_resume',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model']
+           'strict_json', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
+           'nothing_to_resume', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights',
+           'load_trained_model']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -24,9 +25,16 @@ def atomic_save(obj, path):
     import torch  # here, not at the top: papermill's I/O handler reads run folders without loading torch
     return atomic_write(path, lambda f: torch.save(obj, f))
 
+def strict_json(obj):
+    "`obj` with numpy and torch scalars as Python numbers, and NaN or infinity as None: strict JSON has neither."
+    if isinstance(obj, dict): return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [strict_json(v) for v in obj]
+    if hasattr(obj, 'item') and not isinstance(obj, (str, bytes)): obj = obj.item()
+    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
+
 def write_json(obj, path):
-    "Write `obj` as JSON to `path` atomically."
-    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, default=float)), 'w')
+    "Write `obj` as strict JSON to `path` atomically (an undefined measure, NaN in memory, is written `null`)."
+    return atomic_write(path, lambda f: f.write(json.dumps(strict_json(obj), indent=2, allow_nan=False)), 'w')
 
 def write_csv(rows: list, path):
     "Write `rows` (dicts) as CSV to `path` atomically, with every key that any row has as a column."
@@ -140,7 +148,7 @@ class RunLock:
     def __exit__(self, *exc): self.lock.release()
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
-RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'data.num_workers', 'data.cache_dir',
+RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_batches', 'logging.latency_repeats', 'data.num_workers', 'data.cache_dir',
                      'data.image_cache')
 
 # %% ../nbs/06a_run_folder.ipynb #da6d9757

@@ -12,7 +12,7 @@ from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
 from .data import build_datasets
 from .backbones import input_specs, tokenizer_dir
-from .models import build_model, memoize_frozen, param_counts
+from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
@@ -260,9 +260,12 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics = final_evaluation(run, models)
+    latency = {}
+    if run.main:  # the models in memory, timed as deployed: without the training-time feature memos
+        with without_memos(teacher), without_memos(student):
+            latency = latency_table({'teacher': teacher, 'student': student}, run.datasets['dev'], acc.device,
+                                    cfg['logging']['latency_batches'], cfg['logging']['latency_repeats'])
     run.timings['total_s'] = time.perf_counter() - begin
-    latency = latency_table({who: load_trained_model(run.log_dir/f'{who}_best.pth', acc.device)[0] for who in ('teacher', 'student')},
-                            run.datasets['dev'], acc.device) if run.main else {}
     results = {'config': cfg,
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
                'params': {'teacher': param_counts(teacher), 'student': param_counts(student)},
