@@ -5,6 +5,7 @@
 # %% ../nbs/02_backbones.ipynb #70f36dfd
 from __future__ import annotations
 import inspect, warnings
+import yaml
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_record
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
            'minilm_path', 'load_model', 'VisionEncoder', 'TextEncoder', 'train_wordpiece_tokenizer', 'load_tokenizer',
-           'build_vision', 'build_text', 'tokenizer_for', 'input_spec', 'tokenizer_dir', 'input_specs']
+           'build_vision', 'build_text', 'tokenizer_for', 'input_spec', 'tokenizer_dir', 'input_specs',
+           'write_seed_architectures']
 
 # %% ../nbs/02_backbones.ipynb #da3186e8
 class BackboneError(MedpixError, ValueError):
@@ -314,3 +316,33 @@ def input_specs(cfg: dict) -> tuple:
     teacher = input_spec(cfg['teacher'], texts, load_tokenizer(saved) if saved and saved.is_dir() else None)
     same = cfg['student']['text'] == cfg['teacher']['text']
     return teacher, input_spec(cfg['student'], texts, teacher.tokenizer if same else None)
+
+# %% ../nbs/02_backbones.ipynb #6cb67373
+def _seed_configs(small: bool) -> dict:
+    "name -> (model class, config) of the seed's four backbones; `small` shrinks the widths and depths for tests."
+    from transformers import BertConfig, BertModel, DeiTConfig, DeiTModel, DistilBertConfig, DistilBertModel, ViTConfig, ViTModel
+    s = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64) if small else {}
+    return {'vit-large': (ViTModel, ViTConfig(**({'hidden_size': 1024, 'num_hidden_layers': 24, 'num_attention_heads': 16,
+                                                  'intermediate_size': 4096} | s), image_size=224, patch_size=16)),
+            'bio-clinical-bert': (BertModel, BertConfig(vocab_size=28996, **s)),
+            'deit-base': (DeiTModel, DeiTConfig(image_size=224, patch_size=16, **s)),
+            'distilbert': (DistilBertModel, DistilBertConfig(**({'dim': 32, 'n_layers': 1, 'n_heads': 2, 'hidden_dim': 64} if small else {})))}
+
+# %% ../nbs/02_backbones.ipynb #242fccbb
+def write_seed_architectures(dest, texts, small: bool = False) -> Path:
+    "Random-weight local copies of the seed's four backbones in `dest`, tokenizers trained on `texts`; returns the config file for them."
+    from transformers import DeiTImageProcessor, ViTImageProcessor
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    processors = {'vit-large': lambda: ViTImageProcessor(size={'height': 224, 'width': 224}, image_mean=HALF, image_std=HALF),
+                  'deit-base': lambda: DeiTImageProcessor(image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD)}  # resize 256, crop 224
+    cased = {'bio-clinical-bert': True, 'distilbert': False}
+    for name, (model_class, config) in _seed_configs(small).items():
+        torch.manual_seed(0)
+        model_class(config).save_pretrained(dest/name)
+        if name in processors:
+            with warnings.catch_warnings(): warnings.simplefilter('ignore'); processors[name]().save_pretrained(dest/name)
+        else: train_wordpiece_tokenizer(texts, vocab_size=config.vocab_size, lowercase=not cased[name]).save_pretrained(dest/name)
+    towers = {'teacher': {'vision': 'vit-large', 'text': 'bio-clinical-bert'}, 'student': {'vision': 'deit-base', 'text': 'distilbert'}}
+    config_file = dest/'paper-local.yaml'
+    config_file.write_text(yaml.safe_dump({who: {k: str(dest/v) for k, v in t.items()} for who, t in towers.items()}, sort_keys=False))
+    return config_file

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_losses.ipynb #b86b8bdd
 from __future__ import annotations
-import inspect
+import inspect, warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,6 +49,17 @@ def materialize(self: DistillLoss, s_out: dict, t_out: dict = None):
     return self
 
 # %% ../nbs/05_losses.ipynb #87ffd2b1
+def _materialize_on_first_call(loss: DistillLoss, s_out: dict, t_out: dict):
+    "Build `loss`'s lazy parts on its first call, as the seed's losses do; warn if a training step may be under way."
+    before = {id(p) for p in loss.parameters()}
+    loss.materialize(s_out, t_out)
+    new = [n for n, p in loss.named_parameters() if id(p) not in before]
+    training = torch.is_grad_enabled() and any(torch.is_tensor(v) and v.requires_grad for v in s_out.values())
+    if new and training:
+        warnings.warn(f"{type(loss).__name__} built its parameters {', '.join(new[:3])}{', ...' if len(new) > 3 else ''} on its "
+                      f"first call; an optimizer made before this call does not train them. Call loss.materialize(s_out, "
+                      f"t_out) (or materialize_on_batch) before building the optimizer", UserWarning, stacklevel=3)
+
 @patch
 def terms(self: DistillLoss, s_out: dict, t_out: dict, index=None) -> dict:
     "The weighted distillation terms, by name; none in the base class."
@@ -56,8 +67,7 @@ def terms(self: DistillLoss, s_out: dict, t_out: dict, index=None) -> dict:
 
 @patch
 def forward(self: DistillLoss, s_out: dict, t_out: dict, y_mod, y_loc, index=None):
-    if not self.ready: raise RuntimeError(f"{type(self).__name__}: call materialize(s_out, t_out) on a real "
-                                          "batch before building the optimizer")
+    if not self.ready: _materialize_on_first_call(self, s_out, t_out)
     parts = {'ce_modality': F.cross_entropy(s_out['logits_modality'], y_mod),
              'ce_location': F.cross_entropy(s_out['logits_location'], y_loc)}
     if self.needs_teacher: parts.update(self.terms(s_out, {k: v.detach() for k, v in t_out.items()}, index))
