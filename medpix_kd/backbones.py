@@ -198,9 +198,10 @@ def _report_loading(source, info):
 # %% ../nbs/02_backbones.ipynb #fc143aee
 class VisionEncoder(nn.Module):
     "An image backbone as (raw feature (B, D), tokens (B, N, D))."
-    def __init__(self, model, image_size: int = None, channels_last: bool = False):
+    def __init__(self, model, image_size: int = None, channels_last: bool = False,
+                 restorable: bool = False):  # its weights come back from its source (a checkpoint, not a random init)
         super().__init__()
-        self.model, self.width = model, _width(model.config)
+        self.model, self.width, self.restorable = model, _width(model.config), restorable
         takes = inspect.signature(model.forward).parameters
         native = getattr(model.config, 'image_size', None)
         self.extra = {'interpolate_pos_encoding': True} if 'interpolate_pos_encoding' in takes and image_size and image_size != native else {}
@@ -221,10 +222,11 @@ def _convolutional(model) -> bool:
 # %% ../nbs/02_backbones.ipynb #b0701767
 class TextEncoder(nn.Module):
     "A text backbone as (raw feature (B, D), tokens (B, L, D), mask (B, L))."
-    def __init__(self, model, pooling: str = 'cls'):
+    def __init__(self, model, pooling: str = 'cls',
+                 restorable: bool = False):  # its weights come back from its source (a checkpoint, not a random init)
         super().__init__()
         if pooling not in ('cls', 'mean'): raise BackboneError(f"text pooling {pooling!r}: expected 'cls' or 'mean'")
-        self.model, self.pooling, self.width = model, pooling, _width(model.config)
+        self.model, self.pooling, self.width, self.restorable = model, pooling, _width(model.config), restorable
 
     def forward(self, input_ids, attention_mask):
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -278,7 +280,7 @@ def _has_minilm():
 def build_vision(name: str, image_size: int = None, channels_last: bool = False) -> VisionEncoder:
     "The `VisionEncoder` of backbone `name`, for images of `image_size` pixels (default: its own), channels-last if asked and convolutional."
     b = lookup(name, 'vision')
-    return VisionEncoder(load_model(b, image_size=image_size), image_size or b.image_size, channels_last)
+    return VisionEncoder(load_model(b, image_size=image_size), image_size or b.image_size, channels_last, restorable=not b.tiny)
 
 def build_text(name: str, tokenizer, pooling: str = None) -> TextEncoder:
     "The `TextEncoder` of backbone `name`, fed by `tokenizer`; `pooling` None uses the backbone's own."
@@ -287,7 +289,7 @@ def build_text(name: str, tokenizer, pooling: str = None) -> TextEncoder:
     if len(tokenizer) > model.config.vocab_size:
         raise BackboneError(f"tokenizer of {name!r} has {len(tokenizer)} tokens but the model embeds only "
                             f"{model.config.vocab_size}")
-    return TextEncoder(model, pooling or b.pooling)
+    return TextEncoder(model, pooling or b.pooling, restorable=not b.tiny)
 
 # %% ../nbs/02_backbones.ipynb #38dc1bf3
 def tokenizer_for(name: str, train_texts):

@@ -229,7 +229,7 @@ def save_progress(run: Run, stage: Stage, epoch: int):
     acc.wait_for_everyone()
     if not run.main: return
     trainee = acc.unwrap_model(stage.trainee)
-    atomic_save({'stage': stage.name, 'epoch': epoch, 'model': trainee.model.state_dict(),
+    atomic_save({'stage': stage.name, 'epoch': epoch, 'model': trainee.model.saved_state(),
                  'loss': trainee.loss.state_dict(),
                  'optimizer': stage.optimizer.state_dict(), 'scheduler': stage.scheduler.state_dict(),
                  'rng': rng_state(),
@@ -253,7 +253,7 @@ def resume_stage(stage: Stage, state: dict | None, accelerator) -> int:
     "The epoch `stage` starts after: 0, or, if `state` (a `checkpoints/last.pth`) was saved in this stage, its epoch, with all it holds restored."
     if state is None or state['stage'] != stage.name: return 0
     trainee = accelerator.unwrap_model(stage.trainee)
-    trainee.model.load_state_dict(state['model']); trainee.loss.load_state_dict(state['loss'])
+    trainee.model.load_saved_state(state['model']); trainee.loss.load_state_dict(state['loss'])
     stage.optimizer.load_state_dict(state['optimizer']); stage.scheduler.load_state_dict(state['scheduler'])
     stage.history = [r for r in state['history'] if r['stage'] == stage.name]
     stage.best_score, stage.best_epoch = state['best_score'], state['best_epoch']

@@ -187,7 +187,7 @@ def save_weights(model, cfg: dict, who: str, path, **extra):
     "Save `model`'s weights with the config and tokenizer folder that rebuild it."
     from medpix_kd.backbones import tokenizer_dir  # here, as in load_trained_model
     atomic_save({'who': who, 'config': cfg, 'tokenizer': tokenizer_dir(Path(path).parent, who).name,
-                 'state_dict': model.state_dict(),
+                 'state_dict': model.saved_state(),
                  **extra}, path)
 
 def load_trained_model(path, device='cpu'):
@@ -198,5 +198,5 @@ def load_trained_model(path, device='cpu'):
     ckpt = load_checkpoint(path, 'train the run again (or resume it) to write it anew')
     tokenizer = load_tokenizer(path.parent/ckpt['tokenizer'])
     model = build_model(with_defaults(ckpt['config']), ckpt['who'], tokenizer)  # checkpoints of older versions lack newer keys
-    model.load_state_dict(ckpt['state_dict'])
+    model.load_saved_state(ckpt['state_dict'])
     return model.to(device).eval(), tokenizer

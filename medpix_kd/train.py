@@ -66,7 +66,7 @@ def load_teacher_checkpoint(teacher, path, cfg):
         raise TrainingError(f"teacher.checkpoint {path} was built with teacher {built} and fusion "
                             f"{saved['fusion']}; "
                             f"this config asks for {wanted} and {cfg['fusion']}")
-    teacher.load_state_dict(ckpt['state_dict'])
+    teacher.load_saved_state(ckpt['state_dict'])
     return teacher
 
 # %% ../nbs/07_train.ipynb #0203d674
@@ -103,7 +103,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
     run.finished['teacher'] = stage.history
     acc.wait_for_everyone()
     teacher = acc.unwrap_model(stage.trainee).model
-    teacher.load_state_dict(load_checkpoint(run.log_dir/'teacher_best.pth',
+    teacher.load_saved_state(load_checkpoint(run.log_dir/'teacher_best.pth',
                                             'resume with --resume to train the teacher again')['state_dict'])
     acc.free_memory()
     return frozen(teacher, acc.device)
@@ -256,7 +256,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     student = acc.unwrap_model(stage.trainee).model
     if run.main: save_weights(student, cfg, 'student', run.log_dir/'student_final.pth', epoch=stage.epochs)
     acc.wait_for_everyone()
-    student.load_state_dict(load_checkpoint(run.log_dir/'student_best.pth',
+    student.load_saved_state(load_checkpoint(run.log_dir/'student_best.pth',
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics = final_evaluation(run, models)
