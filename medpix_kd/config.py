@@ -73,8 +73,8 @@ def _tower(vision, text, fusion_layers, who):
         'text': Key(text, str,
                     f"{who} text backbone (and tokenizer): a registry name, hub id or local folder"),
         'fusion_layers': Key(fusion_layers, int,
-                             f"depth of the {who}'s fusion block, where the fusion has depth",
-                             low=0, high=24),
+                             f"depth of the {who}'s fusion: its layers, blocks or stacked units (see the fusion chapter)",
+                             low=1, high=24),
         'image_size': Key(None, int, f"side in pixels of the square images fed to the {who}; null means the "
                                      "vision backbone's own", low=16, high=1024, nullable=True),
         'max_length': Key(128, int,
