@@ -96,20 +96,19 @@ def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
 
 # %% ../nbs/04_models.ipynb #88e4470a
 def _restored(model: MultimodalClassifier) -> tuple:
-    "Prefixes of the frozen backbones whose weights their source restores."
+    "Prefixes of the frozen backbones whose weights their source restores (`str.startswith` of `()` is False)."
     return tuple(f'{part}.' for part in ('vision', 'text') if model.frozen[part] and getattr(model, part).restorable)
 
 @patch
 def saved_state(self: MultimodalClassifier) -> dict:
     "The weights to save: the state dict without the frozen backbones that their source gives back."
-    skip = _restored(self)
-    return {k: v for k, v in self.state_dict().items() if not (skip and k.startswith(skip))}
+    return {k: v for k, v in self.state_dict().items() if not k.startswith(_restored(self))}
 
 @patch
 def load_saved_state(self: MultimodalClassifier, state: dict):
     "Load what `saved_state` (or an older, complete state dict) holds into this freshly built model."
     missing, unexpected = self.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not (_restored(self) and k.startswith(_restored(self)))]
+    missing = [k for k in missing if not k.startswith(_restored(self))]
     if missing or unexpected:
         raise RuntimeError(f"the saved weights do not fit this model: missing {missing[:3]}, unexpected {list(unexpected)[:3]} "
                            f"(saved by another version or for another config?)")
