@@ -62,7 +62,7 @@ def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
                                                                      f"({e}); {fix}") from None
         raise TrainingError(f"{path} holds Python objects beyond tensors and plain values, and loading it "
                             "could run code; "
-                            "medpix_kd loads weights-only checkpoints only (checkpoints.last.pth files from "
+                            "medpix_kd loads weights-only checkpoints only (checkpoints/last.pth files from "
                             "before this check "
                             f"need a fresh run)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as e:

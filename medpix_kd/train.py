@@ -24,7 +24,8 @@ from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_term
 # %% auto #0
 __all__ = ['teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint', 'build_stage_model',
            'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage',
-           'student_stage', 'baseline_stage', 'final_evaluation', 'train', 'best_epoch', 'kd_gain', 'finish']
+           'student_stage', 'baseline_stage', 'final_evaluation', 'train', 'best_epoch', 'kd_gain', 'forget_progress',
+           'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -223,7 +224,7 @@ def train(cfg: dict,
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
             results = read_json(log_dir/'results.json',
-                                fix := 'move it aside and resume (--resume) to evaluate the saved models again')
+                                fix := 'its weights are intact; to train the run again, move it aside and run with --overwrite')
             if not isinstance(results, dict) or not {'metrics', 'params', 'timings'} <= results.keys():
                 raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, "
                                     f"params or timings); {fix}")
@@ -250,8 +251,13 @@ def kd_gain(metrics: dict) -> dict:
         gain |= {metric_name(split, m): kd[m] - ce[m] for m in HEADLINE if m in ce}
     return gain
 
+def forget_progress(log_dir: Path):
+    "Delete the resumable checkpoint of a finished run: `results.json` and the best weights hold all it leaves."
+    (log_dir/'checkpoints'/'last.pth').unlink(missing_ok=True)
+    with contextlib.suppress(OSError): (log_dir/'checkpoints').rmdir()  # kept if it holds other files
+
 def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict:
-    "Save the final and best student, evaluate the models, write `results.json`."
+    "Save the final and best student, evaluate the models, write `results.json`, and drop the resumable checkpoint."
     acc, cfg = run.accelerator, run.cfg
     student = acc.unwrap_model(stage.trainee).model
     if run.main: save_weights(student, cfg, 'student', run.log_dir/'student_final.pth', epoch=stage.epochs)
@@ -276,4 +282,5 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         write_json(results, run.log_dir/'results.json')
+        forget_progress(run.log_dir)
     return results
