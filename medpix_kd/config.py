@@ -103,7 +103,7 @@ DATA_KEYS = {
         "DataLoader worker processes; images are decoded up front, so 0 is usually fastest", low=0, high=64),
     'text_fields': Key(['caption'], list, "text given to the models, in order; see `data.TEXT_FIELDS`"),
     'limit': Key(None, int,
-        "keep only the first N samples of each split (smoke runs); null keeps all", low=1, nullable=True),
+        "keep a seeded sample of N images per split, stratified by modality × location (smoke runs); null keeps all", low=1, nullable=True),
     'image_cache': Key('memory', str,
         "where decoded images live: `memory`, or `disk` to reuse them across runs", choices=IMAGE_CACHES),
     'cache_dir': Key(None, str,

@@ -18,10 +18,10 @@ from .config import MedpixError, atomic_write, text_table
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
            'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning', 'check_text_fields',
-           'compose_text', 'read_jsonl', 'Record', 'split_files', 'load_records', 'make_synthetic_medpix',
-           'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch',
-           'MedPixDataset', 'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap',
-           'build_datasets']
+           'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample', 'load_records',
+           'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts',
+           'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset', 'augmenting', 'format_summary', 'cache_root',
+           'data_root', 'check_split_overlap', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -170,9 +170,37 @@ def _warn_repeats(path, what: str, effect: str, groups: dict):
     warnings.warn(f"{path}: {len(repeated)} {what} appear more than once (e.g. {key!r} on lines "
                   f"{', '.join(str(r['_line']) for r in rows)}); {effect}", DataWarning, stacklevel=3)
 
+# %% ../nbs/01_data.ipynb #cdd8bc25
+def _cover(keys: list, sizes: np.ndarray) -> list:
+    "Indices of a few strata of `keys` ((modality, location) pairs) that together hold every modality and location."
+    chosen, seen = [], set()  # seen: (task, class) pairs, task 0 modality, 1 location
+    for task in (1, 0):       # locations first: there are more of them
+        for c in sorted({k[task] for k in keys} - {cl for t, cl in seen if t == task}):
+            options = [j for j in range(len(keys)) if keys[j][task] == c]
+            j = max(options, key=lambda j: ((0, keys[j][0]) not in seen, sizes[j]))  # a new modality too, if it can
+            chosen.append(j); seen |= {(0, keys[j][0]), (1, keys[j][1])}
+    return chosen
+
+def stratified_sample(records: list, limit: int = None, seed: int = 0) -> list:
+    "`limit` of `records`, drawn with `seed` in proportion to each modality × location stratum, kept in file order; all without a limit."
+    if limit is None or limit >= len(records): return list(records)
+    strata = {}
+    for i, r in enumerate(records): strata.setdefault((r.modality, r.location), []).append(i)
+    keys = sorted(strata)
+    sizes = np.array([len(strata[k]) for k in keys])
+    take = np.zeros(len(keys), int)
+    if len(cover := _cover(keys, sizes)) <= limit: take[cover] = 1
+    room = sizes - take
+    quota = room * (limit - take.sum()) / room.sum()
+    take += np.floor(quota).astype(int)
+    take[np.argsort(-(quota - np.floor(quota)), kind='stable')[:limit - take.sum()]] += 1  # largest remainders
+    rng = np.random.default_rng(seed)
+    picked = [i for k, n in zip(keys, take) for i in rng.choice(strata[k], n, replace=False)]
+    return [records[i] for i in sorted(picked)]
+
 # %% ../nbs/01_data.ipynb #00bf4178
-def load_records(root, split='train', text_fields=('caption',), limit=None) -> list:
-    "The `Record`s of `split`, in file order, the first `limit` only if given."
+def load_records(root, split='train', text_fields=('caption',), limit=None, seed=0) -> list:
+    "The `Record`s of `split`, in file order; a `stratified_sample` of `limit` of them (drawn with `seed`) if given."
     fields = check_text_fields(text_fields)
     case_path, desc_path = split_files(root, split)
     cases = {}
@@ -186,9 +214,9 @@ def load_records(root, split='train', text_fields=('caption',), limit=None) -> l
     images = {}
     for row in rows: images.setdefault(str(row.get('image')), []).append(row)
     _warn_repeats(desc_path, 'images', 'each copy counts as a sample', images)
-    if limit is not None: rows = rows[:limit]
     if not rows: raise DataError(f"{desc_path}: the {split} split is empty")
-    return [_to_record(row, cases, fields, desc_path) for row in rows]
+    records = [_to_record(row, cases, fields, desc_path) for row in rows]
+    return stratified_sample(records, limit, seed=[seed, SPLITS.index(split)])
 
 # %% ../nbs/01_data.ipynb #4024ecb8
 _SHAPES = {  # (half-width, half-height) of the body outline, as fractions of the image, per location
@@ -394,6 +422,19 @@ def augment_batch(views: dict, max_shift=0.08) -> tuple:
         out[size] = moved
     return out, (1 + (r[:, 3] - 0.5) * 0.3, (r[:, 4] - 0.5) * 30)
 
+# %% ../nbs/01_data.ipynb #567871b0
+def check_classes(records: list, split: str, limit: int = None):
+    "A `DataError` if the train split lacks a class of either task (a model cannot learn it); a `DataWarning` for dev or test."
+    for task, classes in (('modality', MODALITIES), ('location', LOCATIONS)):
+        absent = [c for i, c in enumerate(classes) if not any(getattr(r, task) == i for r in records)]
+        if not absent: continue
+        why = (f"data.limit = {limit} leaves them out; set a larger limit (or none)" if limit
+               else "the split file holds none")
+        if split == 'train': raise DataError(f"the train split has no {task} {', '.join(map(repr, absent))} "
+                                             f"images: {why}; a model cannot learn a class it never sees")
+        warnings.warn(f"the {split} split has no {task} {', '.join(map(repr, absent))} images: {why}; its "
+                      f"{task} macro-F1 counts each as 0", DataWarning)
+
 # %% ../nbs/01_data.ipynb #7096b40b
 class MedPixDataset(torch.utils.data.Dataset):
     "One split of MedPix 2.0, ready for a teacher and a student."
@@ -402,12 +443,14 @@ class MedPixDataset(torch.utils.data.Dataset):
                  teacher: InputSpec,          # what the teacher takes
                  student: InputSpec,          # what the student takes
                  text_fields=('caption',),    # names from `TEXT_FIELDS`, never label fields
-                 limit: int = None,           # keep only the first `limit` samples
+                 limit: int = None,           # keep a stratified sample of `limit` samples, drawn with `seed`
+                 seed: int = 0,
                  augment: bool = False,       # random flips, shifts and intensity jitter, one draw per sample
                  cache_dir=None,              # on-disk image cache folder; None keeps decoded images in memory only
                  progress: bool = True):      # progress bars while decoding
         self.root, self.split, self.specs, self.augment = Path(root), split, {'teacher': teacher, 'student': student}, augment
-        self.records = load_records(root, split, text_fields, limit)
+        self.records = load_records(root, split, text_fields, limit, seed)
+        check_classes(self.records, split, limit)
         paths = [self.root/'images'/f'{r.image}.png' for r in self.records]
         self.pixels = {s: decode_images(paths, s, cache_dir, progress, f'descriptions_{split}.jsonl')
                        for s in sorted({teacher.image_size, student.image_size})}
@@ -560,6 +603,6 @@ def build_datasets(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPL
     root, data = data_root(cfg), cfg['data']
     check_split_overlap(root)
     images = cache_root(cfg)/'images' if data['image_cache'] == 'disk' else None
-    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'],
+    return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'], cfg['seed'],
                                  cache_dir=images,
                                  progress=progress) for split in splits}
