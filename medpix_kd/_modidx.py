@@ -428,4 +428,5 @@ d = { 'settings': { 'branch': 'main',
                                  'medpix_kd.train.teacher_outputs': ('train.html#teacher_outputs', 'medpix_kd/train.py'),
                                  'medpix_kd.train.teacher_stage': ('train.html#teacher_stage', 'medpix_kd/train.py'),
                                  'medpix_kd.train.teacher_targets': ('train.html#teacher_targets', 'medpix_kd/train.py'),
-                                 'medpix_kd.train.train': ('train.html#train', 'medpix_kd/train.py')}}}
+                                 'medpix_kd.train.train': ('train.html#train', 'medpix_kd/train.py'),
+                                 'medpix_kd.train.uncertainty': ('train.html#uncertainty', 'medpix_kd/train.py')}}}

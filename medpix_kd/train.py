@@ -14,6 +14,7 @@ from .data import build_datasets
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
+from .intervals import bootstrap, frame_models, majority_floor, paired_gain, predictions_frame, write_predictions
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
                                   run_state, save_weights, write_json)
@@ -22,10 +23,10 @@ from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_term
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint', 'build_stage_model',
+__all__ = ['BOOTSTRAP', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint', 'build_stage_model',
            'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage',
-           'student_stage', 'baseline_stage', 'final_evaluation', 'train', 'best_epoch', 'kd_gain', 'forget_progress',
-           'finish']
+           'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty', 'train', 'best_epoch', 'kd_gain',
+           'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -172,17 +173,34 @@ def baseline_stage(run: Run, tokenizer, state=None):
     return model
 
 # %% ../nbs/07_train.ipynb #f4a63eba
-def final_evaluation(run: Run, models: dict) -> dict:
-    "Dev and test metrics of each of `models` (name -> model), writing confusion matrices."
-    metrics = {}
+def final_evaluation(run: Run, models: dict) -> tuple:
+    "Dev and test metrics of each of `models` (name -> model), and each split's predictions; writes confusion matrices and `predictions_<split>.csv`."
+    metrics, frames = {}, {}
     for split in ('dev', 'test'):
+        split_logits = {}
         for who, model in models.items():
-            labels, logits = predict(model, run.loader(split, sides=(side(who),)), side(who), run.accelerator)
-            metrics.update(model_metrics(split, who, labels, logits))
+            labels, split_logits[who] = predict(model, run.loader(split, sides=(side(who),)), side(who), run.accelerator)
+            metrics.update(model_metrics(split, who, labels, split_logits[who]))
             for task, classes in TASKS.items():
                 if run.main: np.save(run.log_dir/f'confusion_{split}_{who}_{task}.npy',
-                                     confusion(labels[task], logits[task], len(classes)))
-    return metrics
+                                     confusion(labels[task], split_logits[who][task], len(classes)))
+        frames[split] = predictions_frame(run.datasets[split].records, split_logits)
+        if run.main: write_predictions(frames[split], run.log_dir/f'predictions_{split}.csv')
+    return metrics, frames
+
+# %% ../nbs/07_train.ipynb #80795be1
+BOOTSTRAP = {'unit': 'case', 'resamples': 2000, 'seed': 0, 'level': 0.95}
+
+def uncertainty(frames: dict) -> dict:
+    "The floors of each split's frame in `frames`, and the test frame's case-bootstrap intervals and paired KD gain."
+    test, n = frames['test'], BOOTSTRAP['resamples']
+    out = {'floor': {metric_name(split, m): v for split, f in frames.items() for m, v in majority_floor(f).items()},
+           'intervals': {metric_name('test', m, who): [c['low'], c['high']]
+                         for who, by in bootstrap(test, n=n, seed=BOOTSTRAP['seed']).items() for m, c in by.items()},
+           'bootstrap': BOOTSTRAP | {'cases': int(test['case_id'].nunique()), 'images': len(test)}}
+    if 'student_ce' in frame_models(test):
+        out['kd_gain_interval'] = {metric_name('test', m): c for m, c in paired_gain(test, n=n, seed=BOOTSTRAP['seed']).items()}
+    return out
 
 # %% ../nbs/07_train.ipynb #f2e6c959
 def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
@@ -265,7 +283,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     student.load_saved_state(load_checkpoint(run.log_dir/'student_best.pth',
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
-    metrics = final_evaluation(run, models)
+    metrics, frames = final_evaluation(run, models)
     latency = {}
     if run.main:  # the models in memory, timed as deployed: without the training-time feature memos
         with without_memos(teacher), without_memos(student):
@@ -278,7 +296,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'best_epoch': {name: best_epoch(rows, cfg) for name, rows in (run.finished | {'student': stage.history}).items()},
                'timings': run.timings, 'latency_ms': latency, 'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
-               'metrics': metrics, 'kd_gain': kd_gain(metrics)}
+               'metrics': metrics, 'kd_gain': kd_gain(metrics)} | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         write_json(results, run.log_dir/'results.json')
