@@ -15,26 +15,13 @@ from .models import build_model
 from .losses import CELoss, loss_from_config
 from .metrics import latency_table, synchronize
 from .run_folder import read_json
-from .devices import make_accelerator
+from .devices import machine, make_accelerator
 from .engine import Run, train_epoch
 from .train import build_stage_model, frozen, new_student_stage, new_teacher_stage, train
 
 # %% auto #0
-__all__ = ['machine', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops',
-           'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of',
-           'format_report']
-
-# %% ../nbs/09a_bench.ipynb #c21de410
-def machine() -> dict:
-    "What this process runs on: CPU model, cores, torch threads, GPU, library versions."
-    cpu = platform.processor()
-    if Path('/proc/cpuinfo').is_file():
-        cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), cpu)
-    import transformers
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
-            'gpu': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            'torch': torch.__version__, 'transformers': transformers.__version__,
-            'python': platform.python_version()}
+__all__ = ['matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops', 'bench_data',
+           'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of', 'format_report']
 
 # %% ../nbs/09a_bench.ipynb #6ae9733a
 def matmul_gflops(dtype=torch.float32, n: int = 2048, device='cpu', min_time: float = 1.0) -> float:
@@ -205,7 +192,7 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
         s['gflops_per_s'] = s['flops_per_step'] / (s['ms_per_step'] / 1000) / 1e9
         s['share_of_fp32_ceiling'] = s['gflops_per_s'] / ceiling['fp32']
     fresh = {who: build_model(cfg, who, spec.tokenizer) for who, spec in datasets['train'].specs.items()}  # no training-time caches
-    report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), repeats=10)
+    report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), calls=20)['median']
     log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in report['latency_ms'].items()))
     report['whole_run'] = bench_whole_run(cfg, run_dir, from_run, log) if whole_run or from_run is not None else None
     if report['whole_run']: log(f"whole run: {report['whole_run']['wall_s']:.1f} s "

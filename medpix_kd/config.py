@@ -203,7 +203,7 @@ SCHEMA = {
         'progress': Key(True, bool, "progress bars for epochs and batches"),
         'latency_batches': Key([1, 32], list, "batch sizes at which a finished run times inference (`latency_ms` in "
                                "results.json)", item=int, low=1),
-        'latency_repeats': Key(5, int, "timed repeats per batch size, after one warm-up call; the median is kept", low=1),
+        'latency_repeats': Key(20, int, "timed calls per model and batch size, after warm-up; the median and IQR are kept", low=3),
     },
     'fusion': FUSION_KEYS,
     'loss': LOSS_KEYS,

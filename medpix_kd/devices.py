@@ -4,7 +4,8 @@
 
 # %% ../nbs/06b_devices.ipynb #cbfb2b81
 from __future__ import annotations
-import os
+import os, platform
+from pathlib import Path
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
@@ -12,7 +13,7 @@ from .config import ConfigError
 from .run_folder import TrainingError
 
 # %% auto #0
-__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator']
+__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'machine']
 
 # %% ../nbs/06b_devices.ipynb #22f15631
 def available_devices() -> list:
@@ -56,3 +57,15 @@ def make_accelerator(cfg: dict) -> Accelerator:
                             f"{acc.num_processes}; on CPU use "
                             f"device: cpu (Accelerate needs cpu=True to join CPU processes)")
     return acc
+
+# %% ../nbs/06b_devices.ipynb #c21de410
+def machine() -> dict:
+    "What this process runs on: CPU model, cores, torch threads, GPU, library versions."
+    cpu = platform.processor()
+    if Path('/proc/cpuinfo').is_file():
+        cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), cpu)
+    import transformers
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
+            'gpu': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            'torch': torch.__version__, 'transformers': transformers.__version__,
+            'python': platform.python_version()}

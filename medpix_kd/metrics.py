@@ -12,7 +12,7 @@ from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
 __all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
-           'synchronize', 'latency_ms', 'latency_table']
+           'synchronize', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -73,25 +73,38 @@ def synchronize(device):
     "Wait for `device` to finish its queued work (a no-op off CUDA), so that timings measure the work itself."
     if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
 
-def latency_ms(model, inputs: dict, device, repeats: int = 5) -> float:
-    "Median milliseconds per sample of `model(**inputs)` (inputs already batched) on `device`."
-    model = model.to(device).eval()
-    inputs = {k: v.to(device) for k, v in inputs.items()}
-    n, times = len(next(iter(inputs.values()))), []
-    with torch.inference_mode():
-        for i in range(repeats + 1):
-            synchronize(device); start = time.perf_counter()
-            model(**inputs)
-            synchronize(device)
-            if i: times.append(time.perf_counter() - start)  # the first call is warm-up
-    return 1000 * float(np.median(times)) / n
+def _timed_calls(timer, calls: int, per_call: float) -> list:
+    "`Measurement`s of at least `calls` timed calls of `timer`, given about `per_call` seconds per call."
+    runs, done = [], 0
+    while done < calls:
+        runs.append(timer.blocked_autorange(min_run_time=(calls - done) * per_call))
+        done += runs[-1].number_per_run * len(runs[-1].raw_times)
+    return runs
 
 # %% ../nbs/06_metrics.ipynb #e2c349b0
-def latency_table(models: dict, dev, device='cpu', batch_sizes=(1, 32), repeats: int = 5) -> dict:
-    "`{who}_ms_per_sample_batch{b}` for each of `models` (who -> model) on batches of `dev` samples."
-    out = {}
-    for who, model in models.items():
-        for b in batch_sizes:
-            batch = dev.collate([dev[i % len(dev)] for i in range(b)])
-            out[f'{who}_ms_per_sample_batch{b}'] = latency_ms(model, batch[who], device, repeats)
-    return out
+def latency_table(models: dict,             # who -> model; every name but 'teacher' reads the student's inputs
+                  dev,                      # a `MedPixDataset` whose samples feed the models
+                  device='cpu',
+                  batch_sizes=(1, 32),
+                  calls: int = 20,          # timed calls per model and batch size, at least, after warm-up
+                  rounds: int = 1,          # > 1: time the models in turn, `calls / rounds` at a time (interleaved)
+                 ) -> dict:
+    "Median and interquartile range of ms per sample, per model and batch size, keyed `{who}_ms_per_sample_batch{b}`."
+    from torch.utils import benchmark
+    timers = {}
+    with torch.inference_mode():
+        for who, model in models.items():
+            model = model.to(device).eval()
+            for b in batch_sizes:
+                batch = dev.collate([dev[i % len(dev)] for i in range(b)])
+                inputs = {k: v.to(device) for k, v in batch[who if who == 'teacher' else 'student'].items()}
+                timer = benchmark.Timer('model(**inputs)', globals={'model': model, 'inputs': inputs},
+                                        num_threads=torch.get_num_threads())
+                timers[f'{who}_ms_per_sample_batch{b}'] = (timer, b, timer.blocked_autorange(min_run_time=0).median)  # warm-up
+        runs = {key: [] for key in timers}
+        for _ in range(rounds):
+            for key, (timer, b, per_call) in timers.items(): runs[key] += _timed_calls(timer, math.ceil(calls / rounds), per_call)
+    merged = {key: benchmark.Measurement.merge(r)[0] for key, r in runs.items()}
+    return {'median': {k: 1000 * m.median / timers[k][1] for k, m in merged.items()},
+            'iqr': {k: 1000 * m.iqr / timers[k][1] for k, m in merged.items()},
+            'calls': {k: sum(r.number_per_run * len(r.raw_times) for r in runs[k]) for k in runs}}

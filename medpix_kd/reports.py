@@ -13,13 +13,14 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
-from .metrics import HEADLINE, TASKS, latency_table, measures, metric_name
-from .run_folder import TrainingError, load_trained_model, read_json
+from .intervals import MEASURES
+from .metrics import HEADLINE, TASKS, measures, metric_name
+from .run_folder import TrainingError, read_json
 
 # %% auto #0
 __all__ = ['SUMMARY_METRICS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts', 'sample_images',
-           'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'measure_latency',
-           'comparison_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart', 'write_html',
+           'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table',
+           'interval_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart', 'write_html',
            'brief_traceback', 'brief_errors', 'check_parameters', 'config_from_parameters', 'papermill_output_path']
 
 # %% ../nbs/08_reports.ipynb #44176f26
@@ -113,25 +114,30 @@ def per_class_f1_bars(log_dir, split: str = 'test'):
     return fig
 
 # %% ../nbs/08_reports.ipynb #4ea3d9f0
-def measure_latency(log_dir, device='cpu', batch_sizes=(1, 32), repeats: int = 5) -> dict:
-    "Per-sample latency in ms of the run's best teacher and student at each of `batch_sizes`, on dev inputs."
-    from medpix_kd.backbones import input_specs
-    from medpix_kd.data import build_datasets
-    cfg = load_config(Path(log_dir)/'config.yaml')
-    cfg['data']['limit'] = max(batch_sizes)
-    dev = build_datasets(cfg, *input_specs(cfg), splits=('dev',), progress=False)['dev']
-    models = {who: load_trained_model(Path(log_dir)/f'{who}_best.pth', device)[0] for who in ('teacher', 'student')}
-    return latency_table(models, dev, device, batch_sizes, repeats)
+def speedup(res: dict, batch: int = 1) -> str:
+    "How much faster the student infers than the teacher at batch size `batch`, from the medians in `res` (a run's results)."
+    median, iqr = res['latency_ms'], res.get('latency_iqr_ms') or {}
+    t, s = (f'{who}_ms_per_sample_batch{batch}' for who in ('teacher', 'student'))
+    ratio = median[t] / median[s]
+    spans = [(median[k] - iqr.get(k, 0) / 2, median[k] + iqr.get(k, 0) / 2) for k in (t, s)]
+    times = f"{median[s]:.2f} vs {median[t]:.2f} ms per sample at batch size {batch}, medians"
+    if spans[0][0] <= spans[1][1] and spans[1][0] <= spans[0][1]:
+        return f"the two speeds are not resolved on this machine ({times}; their interquartile ranges overlap)"
+    return f"the student infers **{ratio:.1f}×** {'faster' if ratio >= 1 else 'slower'} ({times})"
 
 # %% ../nbs/08_reports.ipynb #948e2de7
-def comparison_table(log_dir, latency: dict) -> pd.DataFrame:
+def comparison_table(log_dir) -> pd.DataFrame:
     "Teacher and student side by side: size, latency and dev/test metrics."
     res = read_run(log_dir)['results']
     rows = {}
     for who in ('teacher', 'student'):
         row = {'parameters': res['params'][who]['total'],
                'size on disk (MB)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
-        row.update({f'latency batch {k.split("batch")[1]} (ms/sample)': v for k, v in latency.items() if k.startswith(who)})
+        for k, v in res['latency_ms'].items():
+            if k.startswith(f'{who}_'):
+                b = k.split('batch')[1]
+                row[f'latency batch {b} (ms/sample, median)'] = v
+                row[f'latency batch {b} (ms/sample, IQR)'] = (res.get('latency_iqr_ms') or {}).get(k, float('nan'))
         for split in ('dev', 'test'):
             got = measures(res['metrics'], split, who)
             for task in TASKS:
@@ -140,21 +146,41 @@ def comparison_table(log_dir, latency: dict) -> pd.DataFrame:
         rows[who] = row
     return pd.DataFrame(rows)
 
+# %% ../nbs/08_reports.ipynb #5ec679ea
+def _ci(value: float, interval) -> str:
+    return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
+
+def interval_table(log_dir) -> pd.DataFrame:
+    "Test figures of each model with their 95% case-bootstrap intervals, the majority-class floor, and the paired KD gain."
+    res = read_run(log_dir)['results']
+    iv, rows = res.get('intervals') or {}, {}
+    for who in ('teacher', 'student', 'student_ce'):
+        got = measures(res['metrics'], 'test', who)
+        if got: rows[who] = {m: _ci(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
+    floor = measures(res.get('floor') or {}, 'test')
+    rows['majority-class floor'] = {m: f'{floor[m]:.3f}' if m in floor else '' for m in MEASURES}
+    gain = measures(res.get('kd_gain_interval') or {}, 'test')
+    if gain: rows['KD gain (student − ce)'] = {m: f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" for m, g in gain.items()}
+    return pd.DataFrame(rows).T.rename(columns=lambda m: m.replace('_', ' '))
+
 # %% ../nbs/08_reports.ipynb #b88e57b6
-def conclusion(log_dir, latency: dict) -> str:
-    "A short Markdown conclusion from the run's numbers."
+def conclusion(log_dir) -> str:
+    "A short Markdown conclusion from the run's numbers, each test figure with its 95% case-bootstrap interval."
     res = read_run(log_dir)['results']
     t, s, p = measures(res['metrics'], 'test', 'teacher'), measures(res['metrics'], 'test', 'student'), res['params']
+    iv, floor = res.get('intervals') or {}, measures(res.get('floor') or {}, 'test')
     kept = s['mean_macro_f1'] / t['mean_macro_f1'] if t['mean_macro_f1'] > 0 else float('nan')
-    speed = latency['teacher_ms_per_sample_batch1'] / latency['student_ms_per_sample_batch1']
-    return (f"The student keeps **{kept:.0%}** of the teacher's test macro-F1 "
+    joint = {who: _ci(m['joint_accuracy'], iv.get(metric_name('test', 'joint_accuracy', who))) for who, m in (('teacher', t), ('student', s))}
+    text = (f"The student keeps **{kept:.0%}** of the teacher's test macro-F1 "
             f"({s['mean_macro_f1']:.3f} vs {t['mean_macro_f1']:.3f}, mean of modality and location) "
-            f"with **{p['student']['total'] / p['teacher']['total']:.1%}** of its parameters, and infers one sample "
-            f"**{speed:.1f}×** {'faster' if speed >= 1 else 'slower'} "
-            f"({latency['student_ms_per_sample_batch1']:.2f} ms vs "
-            f"{latency['teacher_ms_per_sample_batch1']:.2f} ms at batch size 1). Test joint accuracy (both "
-            "tasks right): "
-            f"teacher {t['joint_accuracy']:.3f}, student {s['joint_accuracy']:.3f}." + kd_gain_text(res))
+            f"with **{p['student']['total'] / p['teacher']['total']:.1%}** of its parameters; {speedup(res)}. "
+            f"Test joint accuracy (both tasks right, 95% case-bootstrap interval): teacher {joint['teacher']}, "
+            f"student {joint['student']}")
+    if 'joint_accuracy' in floor:
+        low = (iv.get(metric_name('test', 'joint_accuracy', 'student')) or [s['joint_accuracy']])[0]
+        text += f", against **{floor['joint_accuracy']:.3f}** for always answering the most common pair"
+        if low <= floor['joint_accuracy']: text += " — **the student does not clearly beat that floor**"
+    return text + '.' + kd_gain_text(res)
 
 # %% ../nbs/08_reports.ipynb #deeb4ea2
 def kd_gain_text(res: dict) -> str:
@@ -168,12 +194,18 @@ def kd_gain_text(res: dict) -> str:
                                       ('joint_accuracy', 'joint accuracy'),
                                       ('mean_macro_f1', 'mean macro-F1')))
     verdict = 'helped' if gain['mean_macro_f1'] > 0 else 'did not help'
+    paired = ((res.get('kd_gain_interval') or {}).get(metric_name('test', 'mean_macro_f1')))
+    if paired:
+        where = 'above 0' if paired['low'] > 0 else 'below 0' if paired['high'] < 0 else 'includes 0'
+        verdict = {'above 0': 'helped', 'below 0': 'hurt', 'includes 0': 'made no difference that this test split can resolve'}[where]
+        verdict += (f" (paired case-bootstrap 95% interval of the gain in mean macro-F1 "
+                    f"[{paired['low']:+.3f}, {paired['high']:+.3f}]; {paired['share_le_0']:.0%} of resamples show no gain)")
     inherited = (" (the distilled student started from the teacher's image backbone, "
                  "`student.inherit_vision`; the baseline from scratch)"
                  if res.get('config', {}).get('student', {}).get('inherit_vision') else '')
     return (f" **KD gain** over the same student trained with `ce` alone (same seed){inherited}: {parts} on "
             "test; distillation "
-            f"{verdict} here by test mean macro-F1.")
+            f"{verdict} here by test mean macro-F1. One seed: a batch with `--seeds` says whether it holds across seeds.")
 
 # %% ../nbs/08_reports.ipynb #0fafc158
 SUMMARY_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'location_accuracy')
@@ -192,8 +224,7 @@ def _summary_row(rec: dict) -> dict:
             for split in ('dev', 'test'):
                 for m in SUMMARY_METRICS: row[f'{who} {split} {m}'] = measures(res['metrics'], split, who)[m]
             row[f'{who} parameters'] = res['params'][who]['total']
-        latency = Path(rec['log_dir'])/'latency.json'
-        if latency.is_file(): row['student ms/sample (batch 1)'] = json.loads(latency.read_text())['student_ms_per_sample_batch1']
+        row['student ms/sample (batch 1)'] = res.get('latency_ms', {}).get('student_ms_per_sample_batch1', float('nan'))
         row['wall time (s)'] = res['timings']['total_s']
     return row
 

@@ -18,7 +18,7 @@ from .intervals import bootstrap, frame_models, majority_floor, paired_gain, pre
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
                                   run_state, save_weights, write_json)
-from .devices import make_accelerator
+from .devices import machine, make_accelerator
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
@@ -284,7 +284,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics, frames = final_evaluation(run, models)
-    latency = {}
+    latency = {'median': {}, 'iqr': {}, 'calls': {}}
     if run.main:  # the models in memory, timed as deployed: without the training-time feature memos
         with without_memos(teacher), without_memos(student):
             latency = latency_table({'teacher': teacher, 'student': student}, run.datasets['dev'], acc.device,
@@ -294,7 +294,9 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
                'params': {'teacher': param_counts(teacher), 'student': param_counts(student)},
                'best_epoch': {name: best_epoch(rows, cfg) for name, rows in (run.finished | {'student': stage.history}).items()},
-               'timings': run.timings, 'latency_ms': latency, 'device': str(acc.device),
+               'timings': run.timings, 'latency_ms': latency['median'], 'latency_iqr_ms': latency['iqr'],
+               'latency_setup': {'calls': latency['calls'], 'threads': torch.get_num_threads(), 'cpu': machine()['cpu']},
+               'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics)} | uncertainty(frames)
     if run.main:
