@@ -4,15 +4,15 @@
 
 # %% ../nbs/09_batch.ipynb #b94b6fa3
 from __future__ import annotations
-import copy, sys
+import copy, re, sys
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
 from .run_folder import TrainingError, claim_run_dir, write_json
 
 # %% auto #0
-__all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'plan_batch', 'template', 'execute_run',
-           'execute_batch', 'render_batch_summary']
+__all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
+           'execute_run', 'retime_students', 'execute_batch', 'render_batch_summary']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
 SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
@@ -37,19 +37,25 @@ def teacher_key(cfg: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in flat_config(cfg).items() if k.startswith(TEACHER_SETTINGS)))
 
 # %% ../nbs/09_batch.ipynb #f51b2acc
-def run_names(runs, losses=None, fusions=None) -> list:
-    "(name, swap, loss, fusion) for every run of the grid; loss and fusion are None where not varied."
-    return [('_'.join([swap] + [x for x in (loss, fusion) if x]), swap, loss, fusion)
-            for swap in runs for loss in (losses or [None]) for fusion in (fusions or [None])]
+def run_names(runs, losses=None, fusions=None, seeds=None) -> list:
+    "(name, swap, loss, fusion, seed) for every run of the grid; loss, fusion and seed are None where not varied."
+    return [('_'.join([swap] + [x for x in (loss, fusion) if x]) + (f'_s{seed}' if seed is not None else ''),
+             swap, loss, fusion, seed)
+            for swap in runs for loss in (losses or [None]) for fusion in (fusions or [None]) for seed in (seeds or [None])]
+
+def setting_of(name: str) -> str:
+    "The setting a run name stands for: the name without its `_s<seed>` suffix."
+    return re.sub(r'_s\d+$', '', name)
 
 # %% ../nbs/09_batch.ipynb #215d7531
-def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None) -> dict:
-    "Write each run's config to `<log_root>/run_<name>/config.yaml`, sharing teachers; returns name -> config."
+def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None, seeds=None) -> dict:
+    "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher per seed and teacher setting; returns name -> config."
     plans, leaders = {}, {}
-    for name, swap, loss, fusion in run_names(runs, losses, fusions):
+    for name, swap, loss, fusion, seed in run_names(runs, losses, fusions, seeds):
         grid = {**({'loss.type': loss} if loss else {}), **({'fusion.type': fusion} if fusion else {})}
         cfg = load_config(overrides={**flat_config(swapped(base, swap)), **grid,
-                                     **dict(parse_override(o) for o in overrides)})
+                                     **dict(parse_override(o) for o in overrides),
+                                     **({'seed': seed} if seed is not None else {})})
         run_dir = Path(log_root)/f'run_{name}'
         cfg['logging']['log_dir'] = str(run_dir)
         key = teacher_key(cfg)
@@ -96,16 +102,51 @@ def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     finally:
         if report.is_file(): write_html(report, run_dir/'report.html')
 
+# %% ../nbs/09_batch.ipynb #1c3750a7
+def _student_architecture(cfg: dict) -> str:
+    "What decides a student's speed: its backbones, input sizes and fusion."
+    s = cfg['student']
+    return (f"{s['vision']}@{s['image_size']} + {s['text']}@{s['max_length']}, {cfg['fusion']['type']} "
+            f"x{s['fusion_layers']} d{cfg['fusion']['dim']}")
+
+def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 20, rounds: int = 5) -> dict:
+    "Time one student per distinct architecture of the finished runs together, interleaved; writes `latency.json` in `log_root`."
+    from medpix_kd.backbones import input_spec
+    from medpix_kd.data import MedPixDataset, data_root
+    from medpix_kd.devices import machine, resolve_device
+    from medpix_kd.metrics import latency_table
+    from medpix_kd.run_folder import load_trained_model
+    runs_of, models, dev, device = {}, {}, {}, 'cpu'
+    for rec in (r for r in records if r['status'] == 'finished'):
+        cfg = load_config(Path(rec['log_dir'])/'config.yaml')
+        arch = _student_architecture(cfg)
+        runs_of.setdefault(arch, []).append(rec['run'])
+        if arch in models: continue
+        device = resolve_device(cfg['device'])
+        models[arch], tokenizer = load_trained_model(Path(rec['log_dir'])/'student_best.pth', device)
+        spec = input_spec(cfg['student'], [], tokenizer)
+        dev[arch] = MedPixDataset(data_root(cfg), 'dev', spec, spec, cfg['data']['text_fields'], max(batch_sizes),
+                                  cfg['seed'], progress=False)
+    if not models: return {}
+    lat = latency_table(models, dev, device, batch_sizes, calls, rounds)
+    out = {'cpu': machine()['cpu'], 'threads': machine()['torch_threads'], 'device': str(device), 'rounds': rounds,
+           'students': {arch: {'runs': runs_of[arch],
+                               **{f'{stat}_ms_per_sample_batch{b}': lat[stat][f'{arch}_ms_per_sample_batch{b}']
+                                  for stat in ('median', 'iqr') for b in batch_sizes}} for arch in models}}
+    write_json(out, Path(log_root)/'latency.json')
+    return out
+
 # %% ../nbs/09_batch.ipynb #2ab0a140
 def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
     "Execute every planned run in turn (failures are recorded, not fatal), then the batch summary; returns the records."
     log_root, records = Path(log_root), []
     for name, cfg in plans.items():
         print(f'== batch run {name} -> {cfg["logging"]["log_dir"]}', flush=True)
-        record = {'run': name, **execute_run(cfg, kernel)}
+        record = {'run': name, 'setting': setting_of(name), 'seed': cfg['seed'], **execute_run(cfg, kernel)}
         records.append(record)
         print(f"== batch run {name}: {record['status']}" + (f" ({record['error']})" if record['status'] == 'failed' else ''), flush=True)
         write_json(records, log_root/'batch.json')
+    retime_students(records, log_root)
     render_batch_summary(log_root, kernel)
     return records
 

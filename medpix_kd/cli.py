@@ -11,7 +11,7 @@ from .config import ConfigError, explain_error, load_config, preset_for, text_ta
 from .data import data_root, format_summary
 from .backbones import input_specs
 from .data import build_datasets
-from .metrics import HEADLINE, measures
+from .metrics import HEADLINE, measures, metric_name
 from .run_folder import is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
@@ -19,8 +19,8 @@ from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
-__all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'cmd_batch', 'cmd_fetch', 'cmd_bench',
-           'build_parser', 'main']
+__all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
+           'cmd_batch', 'cmd_fetch', 'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -53,20 +53,39 @@ def cmd_data(args) -> int:
     return 0
 
 # %% ../nbs/10_cli.ipynb #faa71cac
-def format_results(metrics: dict, models=('teacher', 'student')) -> str:
-    "A plain-text table of the headline metrics of `models` on dev and test."
+def format_results(results: dict) -> str:
+    "A plain-text table of the headline metrics of each model on dev and test, with the majority-class floor, test intervals and the KD gain."
+    metrics, iv = results['metrics'], results.get('intervals') or {}
     show = lambda v: 'n/a' if v is None or v != v else f'{v:.3f}'  # undefined: NaN in memory, null in results.json
-    rows = [(m, s, *(show(measures(metrics, s, m)[c]) for c in HEADLINE)) for m in models for s in ('dev', 'test')]
-    return text_table([('model', 'split', *HEADLINE), *rows])
+    def cell(split, who, m):
+        v, ci = measures(metrics, split, who).get(m), iv.get(metric_name(split, m, who))
+        return show(v) + (f' [{ci[0]:.3f}, {ci[1]:.3f}]' if ci and v is not None else '')
+    models = [w for w in ('teacher', 'student', 'student_ce') if measures(metrics, 'test', w)]
+    rows = [(w, s, *(cell(s, w, c) for c in HEADLINE)) for w in models for s in ('dev', 'test')]
+    floor = results.get('floor') or {}
+    rows += [('majority floor', s, *(show(floor.get(metric_name(s, c))) if metric_name(s, c) in floor else '' for c in HEADLINE))
+             for s in ('dev', 'test') if floor]
+    table = text_table([('model', 'split', *HEADLINE), *rows])
+    gain = (results.get('kd_gain_interval') or {}).get('test/mean_macro_f1')
+    if gain: table += (f"\nKD gain (student - student_ce), test mean macro-F1: {gain['value']:+.3f} "
+                       f"[{gain['low']:+.3f}, {gain['high']:+.3f}], no gain in {gain['share_le_0']:.0%} of resamples")
+    if iv: table += "\n[ ]: 95% intervals from 2,000 resamples of the test cases"
+    return table
 
 # %% ../nbs/10_cli.ipynb #8917af2b
 def cmd_run(args) -> int:
     "Train the teacher and the student of one config and print their results."
     cfg = config_from_args(args)
+    if args.seeds is not None:  # a one-setting batch: one run per seed under logging.log_dir, with reports and a summary
+        if args.resume or args.overwrite: raise ConfigError("--seeds runs a batch, which resumes its unfinished runs "
+                                                            "by itself; leave out --resume and --overwrite")
+        root = cfg['logging']['log_dir']
+        plans = plan_batch(cfg, ['original'], root, seeds=parse_seeds(args.seeds))
+        return report_batch(execute_batch(plans, root, kernel=args.kernel), root)
     results = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if not PartialState().is_main_process: return 0  # under a launcher, one process reports
     p = results['params']
-    print(format_results(results['metrics']))
+    print(format_results(results))
     print(f"parameters: teacher {p['teacher']['total']:,}, student {p['student']['total']:,}; "
           f"wall time {results['timings'].get('total_s', 0):.1f} s; outputs in {cfg['logging']['log_dir']}")
     return 0
@@ -81,19 +100,32 @@ def batch_overrides(args) -> list:
     if args.device is not None: out.append(f'device={args.device}')
     return out
 
+def parse_seeds(text) -> list | None:
+    "The seeds of `--seeds 0,1,2`, or None without it."
+    if text is None: return None
+    try: seeds = [int(s) for s in text.split(',') if s.strip()]
+    except ValueError: raise ConfigError(f"--seeds {text!r}: expected comma-separated whole numbers, e.g. 0,1,2") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) < len(seeds):
+        raise ConfigError(f"--seeds {text!r}: expected distinct whole numbers >= 0, e.g. 0,1,2")
+    return seeds
+
+def report_batch(records: list, root) -> int:
+    "Print where the batch's summary is and how many runs finished; the exit code."
+    print(f"summary: {Path(root)/'summary.html'} ({sum(r['status'] == 'finished' for r in records)} of "
+          f"{len(records)} runs finished)")
+    return 0 if all(r['status'] == 'finished' for r in records) else 1
+
 def cmd_batch(args) -> int:
     "Write one config per run and, with `--execute`, train each in turn."
     base = load_config(args.base, preset=preset_for(args.preset, args.base))
     runs = [r.strip() for r in args.runs.split(',') if r.strip()]
     root = args.log_root or base['logging']['log_dir']
     split = lambda text: [x.strip() for x in text.split(',') if x.strip()] if text else None
-    plans = plan_batch(base, runs, root, batch_overrides(args), split(args.losses), split(args.fusions))
+    plans = plan_batch(base, runs, root, batch_overrides(args), split(args.losses), split(args.fusions),
+                       parse_seeds(args.seeds))
     for name, cfg in plans.items(): print(f"{name}: {cfg['logging']['log_dir']}/config.yaml")
     if not args.execute: return 0
-    records = execute_batch(plans, root, kernel=args.kernel)
-    print(f"summary: {Path(root)/'summary.html'} ({sum(r['status'] == 'finished' for r in records)} of "
-          f"{len(records)} runs finished)")
-    return 0 if all(r['status'] == 'finished' for r in records) else 1
+    return report_batch(execute_batch(plans, root, kernel=args.kernel), root)
 
 # %% ../nbs/10_cli.ipynb #8bca3574
 def cmd_fetch(args) -> int:
@@ -128,6 +160,9 @@ def _add_run(sub):
                    help='continue the run in logging.log_dir, or start it')
     p.add_argument('--overwrite', action='store_true',
                    help="replace the run in logging.log_dir (only the run's own files are removed)")
+    p.add_argument('--seeds', help='comma-separated seeds, e.g. 0,1,2: one run per seed (run_original_s<seed>/ in '
+                                   'logging.log_dir), each with its report, then a summary over seeds')
+    p.add_argument('--kernel', default='python3', help='Jupyter kernel for the reports of --seeds runs')
     p.set_defaults(func=cmd_run)
 
 # %% ../nbs/10_cli.ipynb #4a494a02
@@ -139,6 +174,7 @@ def _add_batch(sub):
                    help=f"comma-separated runs from: {', '.join(SWAPS)}")
     p.add_argument('--losses', help='comma-separated losses: every run once per loss (e.g. ce,vanilla,rkd)')
     p.add_argument('--fusions', help='comma-separated fusions: every run once per fusion (e.g. simple,gated)')
+    p.add_argument('--seeds', help='comma-separated seeds: every run once per seed, as <run>_s<seed> (e.g. 0,1,2)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel that executes the run notebooks')
     p.add_argument('--log-root',
                    help="folder for the runs' folders (default: the base config's logging.log_dir)")

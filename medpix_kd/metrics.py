@@ -83,7 +83,7 @@ def _timed_calls(timer, calls: int, per_call: float) -> list:
 
 # %% ../nbs/06_metrics.ipynb #e2c349b0
 def latency_table(models: dict,             # who -> model; every name but 'teacher' reads the student's inputs
-                  dev,                      # a `MedPixDataset` whose samples feed the models
+                  dev,                      # a `MedPixDataset` whose samples feed the models, or one per model (who -> dataset)
                   device='cpu',
                   batch_sizes=(1, 32),
                   calls: int = 20,          # timed calls per model and batch size, at least, after warm-up
@@ -96,7 +96,8 @@ def latency_table(models: dict,             # who -> model; every name but 'teac
         for who, model in models.items():
             model = model.to(device).eval()
             for b in batch_sizes:
-                batch = dev.collate([dev[i % len(dev)] for i in range(b)])
+                ds = dev[who] if isinstance(dev, dict) else dev
+                batch = ds.collate([ds[i % len(ds)] for i in range(b)])
                 inputs = {k: v.to(device) for k, v in batch[who if who == 'teacher' else 'student'].items()}
                 timer = benchmark.Timer('model(**inputs)', globals={'model': model, 'inputs': inputs},
                                         num_threads=torch.get_num_threads())

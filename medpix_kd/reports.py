@@ -13,15 +13,16 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
-from .intervals import MEASURES
+from .intervals import MEASURES, differs, seed_summary
 from .metrics import HEADLINE, TASKS, measures, metric_name
 from .run_folder import TrainingError, read_json
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts', 'sample_images',
-           'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table',
-           'interval_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart', 'write_html',
-           'brief_traceback', 'brief_errors', 'check_parameters', 'config_from_parameters', 'papermill_output_path']
+__all__ = ['SUMMARY_METRICS', 'SEED_COLUMNS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts',
+           'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup',
+           'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart',
+           'seed_stats', 'seed_table', 'seed_chart', 'write_html', 'brief_traceback', 'brief_errors',
+           'check_parameters', 'config_from_parameters', 'papermill_output_path']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -212,7 +213,7 @@ SUMMARY_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'loca
 
 def _summary_row(rec: dict) -> dict:
     cfg = load_config(Path(rec['log_dir'])/'config.yaml')
-    row = {'run': rec['run'], 'status': rec['status'], 'loss': cfg['loss']['type'],
+    row = {'run': rec['run'], 'setting': rec.get('setting', rec['run']), 'status': rec['status'], 'loss': cfg['loss']['type'],
            'fusion': cfg['fusion']['type'],
            'teacher': f"{cfg['teacher']['vision']} + {cfg['teacher']['text']}",
            'student': f"{cfg['student']['vision']} + {cfg['student']['text']}",
@@ -224,6 +225,9 @@ def _summary_row(rec: dict) -> dict:
             for split in ('dev', 'test'):
                 for m in SUMMARY_METRICS: row[f'{who} {split} {m}'] = measures(res['metrics'], split, who)[m]
             row[f'{who} parameters'] = res['params'][who]['total']
+        for m in SUMMARY_METRICS:
+            if (v := measures(res['metrics'], 'test', 'student_ce').get(m)) is not None: row[f'student_ce test {m}'] = v
+        if (gain := (res.get('kd_gain') or {}).get('test/mean_macro_f1')) is not None: row['own KD gain'] = gain
         row['student ms/sample (batch 1)'] = res.get('latency_ms', {}).get('student_ms_per_sample_batch1', float('nan'))
         row['wall time (s)'] = res['timings']['total_s']
     return row
@@ -231,6 +235,7 @@ def _summary_row(rec: dict) -> dict:
 # %% ../nbs/08_reports.ipynb #68b51dd0
 def batch_summary(batch_dir) -> pd.DataFrame:
     "One row per run of the batch in `batch_dir`: settings, status, teacher and student metrics, KD gain, size, speed."
+    # KD gain: the run's own `ce` baseline (training.ce_baseline) if it trained one, else the batch's `ce` run of the same backbones, fusion and seed
     records = json.loads((Path(batch_dir)/'batch.json').read_text())
     df = pd.DataFrame([_summary_row(r) for r in records])
     if 'student test mean_macro_f1' not in df: df['student test mean_macro_f1'] = float('nan')
@@ -238,8 +243,16 @@ def batch_summary(batch_dir) -> pd.DataFrame:
     baseline = df[(df['loss'] == 'ce') & (df['status'] == 'finished')].set_index(same)['student test '
                                                                                        'mean_macro_f1']
     baseline = baseline[~baseline.index.duplicated()]
-    df['KD gain (test mean macro-F1)'] = [row['student test mean_macro_f1'] - baseline.get(tuple(row[c] for c in same), float('nan')) for _, row in df.iterrows()]
-    return df
+    from_batch = [row['student test mean_macro_f1'] - baseline.get(tuple(row[c] for c in same), float('nan'))
+                  for _, row in df.iterrows()]
+    own = df['own KD gain'] if 'own KD gain' in df else pd.Series(float('nan'), index=df.index)
+    df['KD gain (test mean macro-F1)'] = own.where(own.notna(), from_batch)  # a run's own `ce` baseline first
+    df.loc[df['loss'] == 'ce', 'KD gain (test mean macro-F1)'] = float('nan')  # a `ce` run is the baseline
+    together = Path(batch_dir)/'latency.json'  # the students re-timed together at the batch's end (`batch.retime_students`)
+    if together.is_file():
+        by_run = {run: s['median_ms_per_sample_batch1'] for s in read_json(together).get('students', {}).values() for run in s['runs']}
+        df['student ms/sample (batch 1)'] = df['run'].map(by_run)
+    return df.drop(columns=['own KD gain'], errors='ignore')
 
 # %% ../nbs/08_reports.ipynb #4fec016e
 def summary_chart(df: pd.DataFrame):
@@ -253,6 +266,63 @@ def summary_chart(df: pd.DataFrame):
            ylabel='mean macro-F1 (0-1)', ylim=(0, 1.05))
     ax.tick_params(axis='x', rotation=30)
     ax.legend(loc='upper left', bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_reports.ipynb #e8a75191
+SEED_COLUMNS = {'student test mean_macro_f1': 'student mean macro-F1', 'student test joint_accuracy': 'student joint acc.',
+                'student test modality_accuracy': 'student modality acc.',
+                'student test location_accuracy': 'student location acc.',
+                'KD gain (test mean macro-F1)': 'KD gain (mean macro-F1)',
+                'teacher test mean_macro_f1': 'teacher mean macro-F1', 'student_ce test mean_macro_f1': 'ce student mean macro-F1'}
+
+def seed_stats(df: pd.DataFrame, column: str = 'student test mean_macro_f1') -> pd.DataFrame:
+    "Per setting of the finished runs in `df` (a `batch_summary`): seeds, mean, sd and the interval of `column`'s mean."
+    done = df[df['status'] == 'finished']
+    rows = {s: seed_summary(g[column].dropna()) for s, g in done.groupby('setting', sort=False) if column in g}
+    return pd.DataFrame(rows).T
+
+# %% ../nbs/08_reports.ipynb #c25bae9e
+def _mean_sd(s: dict) -> str:
+    if s['mean'] is None: return '–'
+    if s['sd'] is None: return f"{s['mean']:.3f} (1 seed)"
+    return f"{s['mean']:.3f} ± {s['sd']:.3f} [{s['low']:.3f}, {s['high']:.3f}]"
+
+def seed_table(df: pd.DataFrame, key: str = 'student test mean_macro_f1') -> pd.DataFrame:
+    "Per setting: seeds, mean ± sd [95% interval] of each test figure over seeds, and whether it differs from the best by `key`."
+    done = df[df['status'] == 'finished']
+    per_seed = {s: dict(zip(g['seed'], g[key])) for s, g in done.groupby('setting', sort=False)}
+    means = {s: np.mean(list(v.values())) for s, v in per_seed.items()}
+    best = max(means, key=means.get)
+    rows = {}
+    for setting, g in done.groupby('setting', sort=False):
+        row = {'seeds': len(g)}
+        row |= {name: _mean_sd(seed_summary(g[c].dropna())) for c, name in SEED_COLUMNS.items() if c in g and g[c].notna().any()}
+        verdict = differs(per_seed[setting], per_seed[best])
+        row['vs best'] = 'best' if setting == best else {True: 'differs', False: 'within noise', None: 'n/a (< 2 seeds)'}[verdict]
+        rows[setting] = row
+    return pd.DataFrame(rows).T
+
+# %% ../nbs/08_reports.ipynb #c8659454
+def seed_chart(df: pd.DataFrame, key: str = 'student test mean_macro_f1'):
+    "Each setting's mean over seeds with its 95% interval, one row per setting; the `ce` student's mean as a line."
+    stats_ = seed_stats(df, key).dropna(subset=['mean'])
+    verdicts = seed_table(df, key)['vs best']
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(stats_) + 1.8))
+    y = np.arange(len(stats_))[::-1]
+    for yi, (setting, s) in zip(y, stats_.iterrows()):
+        colour = {'best': 'tab:green', 'differs': 'tab:red'}.get(verdicts[setting], 'tab:blue')
+        err = None if s['low'] is None else [[s['mean'] - s['low']], [s['high'] - s['mean']]]
+        ax.errorbar(s['mean'], yi, xerr=err, fmt='o', color=colour, capsize=4,
+                    label={'tab:green': 'best', 'tab:red': 'differs from best', 'tab:blue': 'within noise of best'}[colour])
+    ce = 'student_ce test mean_macro_f1'
+    if ce in df and df[ce].notna().any():
+        ax.axvline(df[ce].mean(), color='grey', ls='--', label=f"ce student, mean over runs ({df[ce].mean():.3f})")
+    ax.set_yticks(y, [f"{s} (n={int(n)})" for s, n in stats_['n'].items()])
+    ax.set(title='Student test mean macro-F1 over seeds: mean and 95% interval', xlabel='mean macro-F1 (0-1)')
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
 
