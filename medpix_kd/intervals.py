@@ -5,7 +5,6 @@
 # %% ../nbs/06c_intervals.ipynb #172fc6a7
 from __future__ import annotations
 import math
-from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -40,8 +39,13 @@ def frame_models(df: pd.DataFrame) -> list:
 
 def labels_of(df: pd.DataFrame, who: str = 'true') -> dict:
     "Class indices per task of `who` ('true' or a model) in `df`."
-    return {task: pd.Categorical(df[f'{who}_{task}'], categories=classes).codes.astype(int)
-            for task, classes in TASKS.items()}
+    out = {}
+    for task, classes in TASKS.items():
+        out[task] = pd.Categorical(df[f'{who}_{task}'], categories=classes).codes.astype(int)
+        if (out[task] < 0).any():
+            bad = df[f'{who}_{task}'][out[task] < 0].iloc[0]
+            raise ValueError(f"column {who}_{task}: {bad!r} is not a {task} class; expected one of {', '.join(classes)}")
+    return out
 
 # %% ../nbs/06c_intervals.ipynb #bce340dc
 def write_predictions(df: pd.DataFrame, path):
