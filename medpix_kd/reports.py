@@ -133,7 +133,7 @@ def comparison_table(log_dir) -> pd.DataFrame:
     rows = {}
     for who in ('teacher', 'student'):
         row = {'parameters': res['params'][who]['total'],
-               'size on disk (MB)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
+               'checkpoint (MiB; frozen backbones a source gives back are not stored)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
         for k, v in res['latency_ms'].items():
             if k.startswith(f'{who}_'):
                 b = k.split('batch')[1]
