@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_reports.ipynb #954365fb
 from __future__ import annotations
-import json
+import json, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -23,6 +23,11 @@ __all__ = ['SUMMARY_METRICS', 'SEED_COLUMNS', 'PARAMETER_KEYS', 'RUN_PARAMETERS'
            'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart',
            'seed_stats', 'seed_table', 'seed_chart', 'write_html', 'brief_traceback', 'brief_errors',
            'check_parameters', 'config_from_parameters', 'papermill_output_path']
+
+# %% ../nbs/08_reports.ipynb #3f0ae0c3
+# Without ipywidgets, tqdm.auto (imported by the Hugging Face libraries) warns in every notebook that it falls back to
+# text progress bars; in a report that is a red box above the title, and the fallback is what a report wants anyway.
+warnings.filterwarnings('ignore', message='IProgress not found')
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -328,12 +333,15 @@ def seed_chart(df: pd.DataFrame, key: str = 'student test mean_macro_f1'):
 
 # %% ../nbs/08_reports.ipynb #e1104dcd
 def write_html(notebook_path, html_path=None) -> Path:
-    "Render the executed notebook at `notebook_path` to HTML without code cells' input; returns the HTML path."
+    "Render the executed notebook at `notebook_path` to HTML without code cells' input or raw cells (front matter), titled by its first heading; returns the HTML path."
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(notebook_path), as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type != 'raw']
+    heading = next((line.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown'
+                    for line in c.source.splitlines() if line.startswith('# ')), Path(notebook_path).stem)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                           exclude_output_prompt=True).from_notebook_node(nb)
+                           exclude_output_prompt=True).from_notebook_node(nb, resources={'metadata': {'name': heading}})
     html_path = Path(html_path or Path(notebook_path).with_suffix('.html'))
     html_path.write_text(body, encoding='utf-8')
     return html_path
