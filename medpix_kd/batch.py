@@ -129,7 +129,8 @@ def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 2
                                   cfg['seed'], progress=False)
     if not models: return {}
     lat = latency_table(models, dev, device, batch_sizes, calls, rounds)
-    out = {'cpu': machine()['cpu'], 'threads': machine()['torch_threads'], 'device': str(device), 'rounds': rounds,
+    here = machine()
+    out = {'cpu': here['cpu'], 'threads': here['torch_threads'], 'device': str(device), 'rounds': rounds,
            'students': {arch: {'runs': runs_of[arch],
                                **{f'{stat}_ms_per_sample_batch{b}': lat[stat][f'{arch}_ms_per_sample_batch{b}']
                                   for stat in ('median', 'iqr') for b in batch_sizes}} for arch in models}}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_bench.ipynb #885f2a6b
 from __future__ import annotations
-import contextlib, copy, os, platform, tempfile, time
+import contextlib, copy, tempfile, time
 from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode

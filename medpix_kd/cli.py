@@ -11,6 +11,7 @@ from .config import ConfigError, explain_error, load_config, preset_for, text_ta
 from .data import data_root, format_summary
 from .backbones import input_specs
 from .data import build_datasets
+from .intervals import with_interval
 from .metrics import HEADLINE, measures, metric_name
 from .run_folder import is_run_folder
 from .train import train
@@ -56,14 +57,11 @@ def cmd_data(args) -> int:
 def format_results(results: dict) -> str:
     "A plain-text table of the headline metrics of each model on dev and test, with the majority-class floor, test intervals and the KD gain."
     metrics, iv = results['metrics'], results.get('intervals') or {}
-    show = lambda v: 'n/a' if v is None or v != v else f'{v:.3f}'  # undefined: NaN in memory, null in results.json
-    def cell(split, who, m):
-        v, ci = measures(metrics, split, who).get(m), iv.get(metric_name(split, m, who))
-        return show(v) + (f' [{ci[0]:.3f}, {ci[1]:.3f}]' if ci and v is not None else '')
+    cell = lambda split, who, m: with_interval(measures(metrics, split, who).get(m), iv.get(metric_name(split, m, who)))
     models = [w for w in ('teacher', 'student', 'student_ce') if measures(metrics, 'test', w)]
     rows = [(w, s, *(cell(s, w, c) for c in HEADLINE)) for w in models for s in ('dev', 'test')]
     floor = results.get('floor') or {}
-    rows += [('majority floor', s, *(show(floor.get(metric_name(s, c))) if metric_name(s, c) in floor else '' for c in HEADLINE))
+    rows += [('majority floor', s, *(with_interval(floor.get(metric_name(s, c))) if metric_name(s, c) in floor else '' for c in HEADLINE))
              for s in ('dev', 'test') if floor]
     table = text_table([('model', 'split', *HEADLINE), *rows])
     gain = (results.get('kd_gain_interval') or {}).get('test/mean_macro_f1')

@@ -14,8 +14,8 @@ from .run_folder import write_csv
 
 # %% auto #0
 __all__ = ['MEASURES', 'predictions_frame', 'frame_models', 'labels_of', 'write_predictions', 'read_predictions',
-           'resample_weights', 'weighted_scores', 'bootstrap', 'paired_gain', 'majority_floor', 'seed_summary',
-           'differs']
+           'resample_weights', 'weighted_scores', 'bootstrap', 'paired_gain', 'with_interval', 'majority_floor',
+           'seed_summary', 'differs']
 
 # %% ../nbs/06c_intervals.ipynb #08955b04
 def predictions_frame(records: list,   # the split's `data.Record`s, in the order of the logits
@@ -124,6 +124,12 @@ def paired_gain(df: pd.DataFrame, model: str = 'student', baseline: str = 'stude
         diff = draws_a[m] - draws_b[m]
         out[m] = _interval(point_a[m][0] - point_b[m][0], diff, level) | {'share_le_0': float(np.mean(diff <= 0))}
     return out
+
+# %% ../nbs/06c_intervals.ipynb #ccfd27a5
+def with_interval(value, interval=None) -> str:
+    "`value` to 3 decimals, followed by its `interval` ([low, high]) when given; 'n/a' when `value` is undefined."
+    if value is None or value != value: return 'n/a'
+    return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
 
 # %% ../nbs/06c_intervals.ipynb #74995e01
 def majority_floor(df: pd.DataFrame) -> dict:

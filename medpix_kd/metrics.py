@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_metrics.ipynb #4ae35b78
 from __future__ import annotations
-import math, time
+import math
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score

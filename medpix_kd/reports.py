@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
-from .intervals import MEASURES, differs, seed_summary
+from .intervals import MEASURES, differs, seed_summary, with_interval
 from .metrics import HEADLINE, TASKS, measures, metric_name
 from .run_folder import TrainingError, read_json
 
@@ -125,7 +125,7 @@ def speedup(res: dict, batch: int = 1) -> str:
     median, iqr = res['latency_ms'], res.get('latency_iqr_ms') or {}
     t, s = (f'{who}_ms_per_sample_batch{batch}' for who in ('teacher', 'student'))
     ratio = median[t] / median[s]
-    spans = [(median[k] - iqr.get(k, 0) / 2, median[k] + iqr.get(k, 0) / 2) for k in (t, s)]
+    spans = [(median[k] - iqr.get(k, 0) / 2, median[k] + iqr.get(k, 0) / 2) for k in (t, s)]  # results keep the IQR's width, not its ends: centred on the median
     times = f"{median[s]:.2f} vs {median[t]:.2f} ms per sample at batch size {batch}, medians"
     if spans[0][0] <= spans[1][1] and spans[1][0] <= spans[0][1]:
         return f"the two speeds are not resolved on this machine ({times}; their interquartile ranges overlap)"
@@ -153,16 +153,13 @@ def comparison_table(log_dir) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_reports.ipynb #5ec679ea
-def _ci(value: float, interval) -> str:
-    return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
-
 def interval_table(log_dir) -> pd.DataFrame:
     "Test figures of each model with their 95% case-bootstrap intervals, the majority-class floor, and the paired KD gain."
     res = read_run(log_dir)['results']
     iv, rows = res.get('intervals') or {}, {}
     for who in ('teacher', 'student', 'student_ce'):
         got = measures(res['metrics'], 'test', who)
-        if got: rows[who] = {m: _ci(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
+        if got: rows[who] = {m: with_interval(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
     floor = measures(res.get('floor') or {}, 'test')
     rows['majority-class floor'] = {m: f'{floor[m]:.3f}' if m in floor else '' for m in MEASURES}
     gain = measures(res.get('kd_gain_interval') or {}, 'test')
@@ -176,7 +173,7 @@ def conclusion(log_dir) -> str:
     t, s, p = measures(res['metrics'], 'test', 'teacher'), measures(res['metrics'], 'test', 'student'), res['params']
     iv, floor = res.get('intervals') or {}, measures(res.get('floor') or {}, 'test')
     kept = s['mean_macro_f1'] / t['mean_macro_f1'] if t['mean_macro_f1'] > 0 else float('nan')
-    joint = {who: _ci(m['joint_accuracy'], iv.get(metric_name('test', 'joint_accuracy', who))) for who, m in (('teacher', t), ('student', s))}
+    joint = {who: with_interval(m['joint_accuracy'], iv.get(metric_name('test', 'joint_accuracy', who))) for who, m in (('teacher', t), ('student', s))}
     text = (f"The student keeps **{kept:.0%}** of the teacher's test macro-F1 "
             f"({s['mean_macro_f1']:.3f} vs {t['mean_macro_f1']:.3f}, mean of modality and location) "
             f"with **{p['student']['total'] / p['teacher']['total']:.1%}** of its parameters; {speedup(res)}. "
