@@ -16,12 +16,12 @@ from fastcore.basics import patch
 from .config import MedpixError, atomic_write, text_table
 
 # %% auto #0
-__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning', 'check_text_fields',
-           'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample', 'load_records',
-           'make_synthetic_medpix', 'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts',
-           'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset', 'augmenting', 'format_summary', 'cache_root',
-           'data_root', 'check_split_overlap', 'build_datasets']
+__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning',
+           'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample',
+           'load_records', 'make_synthetic_medpix', 'is_synthetic', 'decode_image', 'check_images_exist',
+           'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset',
+           'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -306,7 +306,16 @@ def make_synthetic_medpix(root,                          # folder to write (crea
                 _write_png(gray, root/'images'/f"{item['image']}.png", rng.choice(['RGB', 'RGBA', 'L']))
         (root/'splitted_dataset'/f'data_{split}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r, _ in rows))
         (root/'splitted_dataset'/f'descriptions_{split}.jsonl').write_text(''.join(json.dumps(i) + '\n' for _, ims in rows for i in ims))
+    (root/SYNTHETIC_MARK).write_text("Synthetic data written by medpix_kd.data.make_synthetic_medpix: drawn shapes and "
+                                     "template texts in the MedPix 2.0 layout. Not MedPix; no figure on it says "
+                                     "anything about medical images.\n")
     return root
+
+SYNTHETIC_MARK = 'SYNTHETIC.txt'  # the file that tells a synthetic folder from the real MedPix
+
+def is_synthetic(root) -> bool:
+    "Whether the dataset at `root` was written by `make_synthetic_medpix`."
+    return (Path(root)/SYNTHETIC_MARK).is_file()
 
 # %% ../nbs/01_data.ipynb #f60d58b5
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -569,7 +578,7 @@ def cache_root(cfg: dict = None) -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'medpix_kd'
 
 # %% ../nbs/01_data.ipynb #40f91a4e
-SYNTHETIC_NAME = 'synthetic-v1'  # bump when make_synthetic_medpix changes its output
+SYNTHETIC_NAME = 'synthetic-v2'  # bump when make_synthetic_medpix changes its output
 
 def data_root(cfg: dict) -> Path:
     "The dataset folder of `cfg`: `data.root`, or the cached synthetic MedPix when that is null."

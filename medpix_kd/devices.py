@@ -13,7 +13,7 @@ from .config import ConfigError
 from .run_folder import TrainingError
 
 # %% auto #0
-__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'machine']
+__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'machine', 'git_state', 'provenance']
 
 # %% ../nbs/06b_devices.ipynb #22f15631
 def available_devices() -> list:
@@ -69,3 +69,26 @@ def machine() -> dict:
             'gpu': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             'torch': torch.__version__, 'transformers': transformers.__version__,
             'python': platform.python_version()}
+
+# %% ../nbs/06b_devices.ipynb #59e2fc91
+def git_state(folder) -> dict | None:
+    "The commit of the git checkout holding `folder` and whether its tracked files differ from it, or None outside one."
+    import subprocess
+    def git(*args):
+        return subprocess.run(['git', '-C', str(folder), *args], capture_output=True, text=True, timeout=30)
+    try: head = git('rev-parse', 'HEAD')
+    except (OSError, subprocess.SubprocessError): return None  # no git on this machine
+    if head.returncode != 0: return None
+    changed = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
+    return {'commit': head.stdout.strip(), 'dirty': bool(changed)}
+
+def provenance() -> dict:
+    "What produced a run: the date, the medpix_kd checkout's git state, the library versions and the machine."
+    import datetime, accelerate, medpix_kd
+    here = machine()
+    return {'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+            'git': git_state(Path(medpix_kd.__file__).parent),
+            'versions': {'medpix_kd': medpix_kd.__version__, 'torch': here['torch'],
+                         'transformers': here['transformers'], 'accelerate': accelerate.__version__,
+                         'python': here['python']},
+            'machine': {k: here[k] for k in ('cpu', 'cores', 'torch_threads', 'gpu')}}

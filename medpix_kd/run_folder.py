@@ -13,7 +13,7 @@ from .config import MedpixError, atomic_write, config_differences, load_config, 
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_save',
            'strict_json', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
            'nothing_to_resume', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights',
-           'load_trained_model']
+           'load_trained_model', 'share_weights']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -200,3 +200,17 @@ def load_trained_model(path, device='cpu'):
     model = build_model(with_defaults(ckpt['config']), ckpt['who'], tokenizer)  # checkpoints of older versions lack newer keys
     model.load_saved_state(ckpt['state_dict'])
     return model.to(device).eval(), tokenizer
+
+# %% ../nbs/06a_run_folder.ipynb #f9189578
+def share_weights(source, target) -> bool:
+    "Make `target` the checkpoint file `source` by a hard link (stored once), or by a copy where linking fails; returns whether it linked."
+    source, target = Path(source), Path(target)
+    if target.exists() and os.path.samefile(source, target): return True
+    partial = target.with_name(f'.{target.name}.partial')
+    partial.unlink(missing_ok=True)
+    try: os.link(source, partial); linked = True
+    except OSError as e:
+        print(f"{target}: cannot hard-link to {source} ({e.strerror}); storing a copy", file=sys.stderr)
+        shutil.copyfile(source, partial); linked = False
+    os.replace(partial, target)
+    return linked

@@ -10,15 +10,15 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
-from .data import build_datasets
+from .data import build_datasets, data_root, is_synthetic
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .intervals import bootstrap, frame_models, majority_floor, paired_gain, predictions_frame, write_predictions
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
-                                  run_state, save_weights, write_json)
-from .devices import machine, make_accelerator
+                                  run_state, save_weights, share_weights, write_json)
+from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
@@ -90,9 +90,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
     teacher = build_stage_model(cfg, 'teacher', tokenizer)
     if cfg['teacher']['checkpoint']:
         load_teacher_checkpoint(teacher, cfg['teacher']['checkpoint'], cfg)
-        if run.main:  # the run folder stays complete
-            save_weights(teacher, cfg, 'teacher', run.log_dir/'teacher_best.pth',
-                         source=str(cfg['teacher']['checkpoint']))
+        if run.main: share_weights(cfg['teacher']['checkpoint'], run.log_dir/'teacher_best.pth')  # the run folder stays complete; the file is stored once
         return frozen(teacher, acc.device)
     if cfg['training']['teacher_epochs'] == 0:
         raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no "
@@ -292,13 +290,15 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     run.timings['total_s'] = time.perf_counter() - begin
     results = {'config': cfg,
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
-               'params': {'teacher': param_counts(teacher), 'student': param_counts(student)},
+               'params': {who: param_counts(m) for who, m in models.items()},
                'best_epoch': {name: best_epoch(rows, cfg) for name, rows in (run.finished | {'student': stage.history}).items()},
                'timings': run.timings, 'latency_ms': latency['median'], 'latency_iqr_ms': latency['iqr'],
                'latency_setup': {'calls': latency['calls'], 'threads': torch.get_num_threads(), 'cpu': machine()['cpu']},
                'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
-               'metrics': metrics, 'kd_gain': kd_gain(metrics)} | uncertainty(frames)
+               'metrics': metrics, 'kd_gain': kd_gain(metrics),
+               'provenance': provenance() | {'data': {'root': str(data_root(cfg)), 'synthetic': is_synthetic(data_root(cfg))}}
+               } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         write_json(results, run.log_dir/'results.json')
