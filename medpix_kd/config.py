@@ -380,7 +380,7 @@ PRESETS = {
         'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 48, 'max_length': 32},
         'fusion': {'dim': 64},
         'training': {'teacher_epochs': 3, 'student_epochs': 3, 'teacher_lr': 1e-3, 'student_lr': 2e-3,
-                     'warmup_ratio': 0.05},
+                     'warmup_ratio': 0.05, 'ce_baseline': True},
         'logging': {'log_dir': 'runs/demo'},
     },
     'medpix-cpu': {

@@ -4,25 +4,29 @@
 
 # %% ../nbs/08_reports.ipynb #954365fb
 from __future__ import annotations
-import json, warnings
+import html, json, textwrap, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
+import yaml
 import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import ConfigError, did_you_mean, explain_error, load_config, preset_for
+from .config import ConfigError, did_you_mean, explain_error, flat_config, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
 from .intervals import MEASURES, differs, seed_summary, with_interval
 from .metrics import HEADLINE, TASKS, measures, metric_name
 from .run_folder import TrainingError, read_json
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'SEED_COLUMNS', 'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'class_counts',
-           'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup',
-           'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text', 'batch_summary', 'summary_chart',
-           'seed_stats', 'seed_table', 'seed_chart', 'write_html', 'brief_traceback', 'brief_errors',
-           'check_parameters', 'config_from_parameters', 'papermill_output_path']
+__all__ = ['WHO', 'STYLE', 'LINE_STYLES', 'SUMMARY_MEASURES', 'SUMMARY_METRICS', 'BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS',
+           'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'run_models', 'class_label',
+           'class_counts', 'stratified_picks', 'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1',
+           'per_class_f1_bars', 'speedup', 'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text',
+           'summary_table', 'data_line', 'headline', 'summary_box', 'provenance_table', 'config_changes',
+           'config_details', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats', 'seed_table', 'seed_chart',
+           'write_html', 'brief_traceback', 'brief_errors', 'check_parameters', 'config_from_parameters',
+           'papermill_output_path']
 
 # %% ../nbs/08_reports.ipynb #3f0ae0c3
 # Without ipywidgets, tqdm.auto (imported by the Hugging Face libraries) warns in every notebook that it falls back to
@@ -39,6 +43,19 @@ def read_run(log_dir) -> dict:
     return {'config': load_config(log_dir/'config.yaml'), 'rows': read_json(log_dir/'metrics.json', fix),
             'results': read_json(log_dir/'results.json', fix), 'log_dir': log_dir}
 
+# %% ../nbs/08_reports.ipynb #48aaf670
+WHO = {'teacher': 'teacher', 'student': 'student (KD)', 'student_ce': 'student (ce only)'}  # how the report names each model
+STYLE = {'teacher': dict(color='tab:blue', marker='o', ls='-'), 'student': dict(color='tab:orange', marker='s', ls='--'),
+         'student_ce': dict(color='tab:gray', marker='^', ls=':')}
+
+def run_models(log_dir) -> list:
+    "The models the run in `log_dir` evaluated, in report order: teacher, student and, with a `ce` baseline, student_ce."
+    return [who for who in WHO if (Path(log_dir)/f'confusion_test_{who}_modality.npy').is_file()]
+
+def class_label(name: str, width: int = 14) -> str:
+    "A class's full name, wrapped onto lines of at most `width` characters for a figure's axis."
+    return '\n'.join(textwrap.wrap(name, width))
+
 # %% ../nbs/08_reports.ipynb #a119f5d8
 def class_counts(cfg: dict) -> pd.DataFrame:
     "Samples per class and split (rows: `modality: CT`, ..., `location: Head`, ...; columns: splits)."
@@ -50,53 +67,78 @@ def class_counts(cfg: dict) -> pd.DataFrame:
     return pd.DataFrame(counts)
 
 # %% ../nbs/08_reports.ipynb #f68d8098
-def sample_images(cfg: dict, n: int = 6, split: str = 'train', size: int = 160):
-    "A figure of the first `n` images of `split` with their labels and model text."
-    recs = load_records(data_root(cfg), split, cfg['data']['text_fields'])[:n]
-    fig, axes = plt.subplots(1, len(recs), figsize=(3 * len(recs), 3.8))
-    for ax, rec in zip(np.atleast_1d(axes), recs):
+def stratified_picks(records: list, n: int) -> list:
+    "Up to `n` of `records`, one per case, going round the locations and alternating the modality: every class shows before any repeats."
+    picks, cases = [], set()
+    for turn in range(n):
+        for loc in range(len(LOCATIONS)):
+            if len(picks) == n: return picks
+            wanted = (loc + turn) % len(MODALITIES)
+            free = [r for r in records if r.location == loc and r.case_id not in cases and r not in picks]
+            pick = next((r for r in free if r.modality == wanted), free[0] if free else None)
+            if pick is not None: picks.append(pick); cases.add(pick.case_id)
+    return picks
+
+def sample_images(cfg: dict, n: int = 6, split: str = 'train', size: int = 224, cols: int = 3):
+    "A figure of `n` images of `split` stratified by class (`stratified_picks`), each with its labels and the text the models read."
+    recs = stratified_picks(load_records(data_root(cfg), split, cfg['data']['text_fields']), n)
+    rows = -(-len(recs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 5.6 * rows), squeeze=False)
+    for ax in axes.flat[len(recs):]: ax.axis('off')
+    for ax, rec in zip(axes.flat, recs):
         ax.imshow(decode_image(data_root(cfg)/'images'/f'{rec.image}.png', size))
-        ax.set_title(f'{MODALITIES[rec.modality]} · {LOCATIONS[rec.location]}', fontsize=9)
-        ax.set_xlabel('\n'.join(_wrap(rec.text, 38)[:4]), fontsize=7)
+        ax.set_title(f'{MODALITIES[rec.modality]} · {LOCATIONS[rec.location]}', fontsize=11, fontweight='bold')
+        lines = textwrap.wrap(rec.text, 44) or ['(no text)']
+        ax.set_xlabel('\n'.join(lines[:5] + (['…'] if len(lines) > 5 else [])), fontsize=9, loc='left')
         ax.set_xticks([]); ax.set_yticks([])
-    fig.suptitle(f'{split} samples: label above, model text below')
+    fig.suptitle(f'{split} samples, one per case, every class: labels above, the start of the text the models read below',
+                 fontsize=12)
     fig.tight_layout()
     return fig
 
-def _wrap(text, width):
-    import textwrap
-    return textwrap.wrap(text, width) or ['(no text)']
-
 # %% ../nbs/08_reports.ipynb #d98abf51
+LINE_STYLES = [dict(marker=m, ls=l) for m, l in zip('osD^vP', ('-', '--', ':', '-.', '-', '--'))]  # equal curves stay visible
+
+def _plot_lines(ax, df: pd.DataFrame, styles=None):
+    "Each column of `df` against its index, each with its own marker and line style; the legend outside, right."
+    for i, col in enumerate(df):
+        ax.plot(df.index, df[col], label=col, markersize=6, alpha=0.9, **(styles or {}).get(col, LINE_STYLES[i % len(LINE_STYLES)]))
+    ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+
 def training_curves(rows: list):
-    "A figure per stage of loss components (left) and dev metrics (right) per epoch."
+    "Per stage (teacher, `ce` student, distilled student): loss components (left) and dev metrics (right) per epoch; the `ce` student's dev mean macro-F1 also on the distilled student's panel."
     stages = list(dict.fromkeys(r['stage'] for r in rows))
-    fig, axes = plt.subplots(len(stages), 2, figsize=(12, 3.6 * len(stages)), squeeze=False)
+    frames = {s: pd.DataFrame([r for r in rows if r['stage'] == s]).set_index('epoch') for s in stages}
+    fig, axes = plt.subplots(len(stages), 2, figsize=(13, 3.4 * len(stages)), squeeze=False)
     for (ax_loss, ax_dev), stage in zip(axes, stages):
-        df = pd.DataFrame([r for r in rows if r['stage'] == stage]).set_index('epoch')
-        df[[c for c in df if c.startswith('train/')]].rename(columns=lambda c: c[6:]).plot(ax=ax_loss, marker='o')
-        ax_loss.set(title=f'{stage}: training loss and its components', xlabel='epoch',
-                    ylabel='loss (mean over batches)')
-        dev = [metric_name('dev', m) for m in HEADLINE]
-        df[dev].rename(columns=lambda c: c[4:]).plot(ax=ax_dev, marker='o')
-        ax_dev.set(title=f'{stage}: dev metrics', xlabel='epoch', ylabel='score (0-1)', ylim=(0, 1.02))
+        df, name = frames[stage], WHO.get(stage, stage)
+        _plot_lines(ax_loss, df[[c for c in df if c.startswith('train/')]].rename(columns=lambda c: c[6:]))
+        ax_loss.set(title=f'{name}: training loss and its components', xlabel='epoch', ylabel='loss (mean over batches)')
+        dev = df[[metric_name('dev', m) for m in HEADLINE]].rename(columns=lambda c: c[4:].replace('_', ' '))
+        if stage == 'student' and 'student_ce' in frames:
+            dev['ce student: mean macro f1'] = frames['student_ce'][metric_name('dev', 'mean_macro_f1')]
+        _plot_lines(ax_dev, dev, {'ce student: mean macro f1': dict(color='tab:gray', marker='^', ls=':', lw=2)})
+        ax_dev.set(title=f'{name}: dev metrics', xlabel='epoch', ylabel='score (0-1)', ylim=(0, 1.02))
         for ax in (ax_loss, ax_dev): ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 
 # %% ../nbs/08_reports.ipynb #c5a80464
 def confusion_heatmaps(log_dir, task: str):
-    "A 2×2 figure of `task` confusion matrices: teacher and student (rows) on dev and test (columns)."
-    classes = TASKS[task]
-    short = [short_name(c) for c in classes]
-    fig, axes = plt.subplots(2, 2, figsize=(11 if len(classes) > 2 else 8, 9 if len(classes) > 2 else 6.5))
-    for i, who in enumerate(('teacher', 'student')):
+    "`task` confusion matrices: one row per model of the run (teacher, distilled student, `ce` student), dev and test in columns."
+    classes, models = TASKS[task], run_models(log_dir)
+    labels = [class_label(c) for c in classes]
+    big = len(classes) > 2
+    fig, axes = plt.subplots(len(models), 2, figsize=(12 if big else 8.5, (4.6 if big else 3.2) * len(models)), squeeze=False)
+    for i, who in enumerate(models):
         for j, split in enumerate(('dev', 'test')):
             cm = np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')
-            sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=short,
-                        yticklabels=short, ax=axes[i, j])
-            axes[i, j].set(title=f'{who}, {split}: {task} ({cm.trace()}/{cm.sum()} right)',
+            sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=labels,
+                        yticklabels=labels, ax=axes[i, j])
+            axes[i, j].set(title=f'{WHO[who]}, {split}: {task} ({cm.trace()}/{cm.sum()} right)',
                            xlabel='predicted', ylabel='true')
+            axes[i, j].tick_params(axis='x', rotation=0, labelsize=8)
+            axes[i, j].tick_params(axis='y', rotation=0, labelsize=8)
     fig.tight_layout()
     return fig
 
@@ -109,14 +151,18 @@ def per_class_f1(cm: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/08_reports.ipynb #408c508a
 def per_class_f1_bars(log_dir, split: str = 'test'):
-    "Bars of per-class F1 on `split`, teacher next to student, one panel per task."
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={'width_ratios': [2, 5]})
+    "Bars of per-class F1 on `split`, one bar per model of the run, one panel per task; the legend above the panels."
+    models = run_models(log_dir)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), gridspec_kw={'width_ratios': [2, 5]})
     for ax, (task, classes) in zip(axes, TASKS.items()):
-        df = pd.DataFrame({who: per_class_f1(np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')) for who in ('teacher', 'student')},
-                          index=[short_name(c) for c in classes])
-        df.plot.bar(ax=ax, rot=20)
-        ax.set(title=f'{task}: per-class F1 on {split}', xlabel='class', ylabel='F1 (0-1)', ylim=(0, 1.05))
-    fig.tight_layout()
+        df = pd.DataFrame({WHO[who]: per_class_f1(np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')) for who in models},
+                          index=[class_label(c) for c in classes])
+        df.plot.bar(ax=ax, rot=0, width=0.8, color=[STYLE[who]['color'] for who in models], legend=False)
+        ax.set(title=f'{task}: per-class F1 on {split}', xlabel='', ylabel='F1 (0-1)', ylim=(0, 1.05))
+        ax.tick_params(axis='x', labelsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=len(models), frameon=False,
+               bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 # %% ../nbs/08_reports.ipynb #4ea3d9f0
@@ -133,11 +179,11 @@ def speedup(res: dict, batch: int = 1) -> str:
 
 # %% ../nbs/08_reports.ipynb #948e2de7
 def comparison_table(log_dir) -> pd.DataFrame:
-    "Teacher and student side by side: size, latency and dev/test metrics."
+    "Each model of the run side by side (teacher, distilled student, `ce` student): size, latency and dev/test metrics."
     res = read_run(log_dir)['results']
     rows = {}
-    for who in ('teacher', 'student'):
-        row = {'parameters': res['params'][who]['total'],
+    for who in run_models(log_dir):
+        row = {'parameters': res['params'].get(who, res['params']['student'])['total'],  # runs before provenance kept no ce count: the same model
                'checkpoint (MiB; frozen backbones a source gives back are not stored)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
         for k, v in res['latency_ms'].items():
             if k.startswith(f'{who}_'):
@@ -149,7 +195,7 @@ def comparison_table(log_dir) -> pd.DataFrame:
             for task in TASKS:
                 for measure in ('accuracy', 'macro_f1', 'auc'): row[f'{split} {task} {measure}'] = got[f'{task}_{measure}']
             row[f'{split} joint accuracy'] = got['joint_accuracy']
-        rows[who] = row
+        rows[WHO[who]] = row
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_reports.ipynb #5ec679ea
@@ -159,11 +205,11 @@ def interval_table(log_dir) -> pd.DataFrame:
     iv, rows = res.get('intervals') or {}, {}
     for who in ('teacher', 'student', 'student_ce'):
         got = measures(res['metrics'], 'test', who)
-        if got: rows[who] = {m: with_interval(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
+        if got: rows[WHO[who]] = {m: with_interval(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
     floor = measures(res.get('floor') or {}, 'test')
     rows['majority-class floor'] = {m: f'{floor[m]:.3f}' if m in floor else '' for m in MEASURES}
     gain = measures(res.get('kd_gain_interval') or {}, 'test')
-    if gain: rows['KD gain (student − ce)'] = {m: f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" for m, g in gain.items()}
+    if gain: rows['KD gain (KD − ce)'] = {m: f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" for m, g in gain.items()}
     return pd.DataFrame(rows).T.rename(columns=lambda m: m.replace('_', ' '))
 
 # %% ../nbs/08_reports.ipynb #b88e57b6
@@ -210,6 +256,107 @@ def kd_gain_text(res: dict) -> str:
             "test; distillation "
             f"{verdict} here by test mean macro-F1. One seed: a batch with `--seeds` says whether it holds across seeds.")
 
+# %% ../nbs/08_reports.ipynb #5d2fba16
+SUMMARY_MEASURES = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location acc.',
+                    'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
+
+def summary_table(res: dict) -> pd.DataFrame:
+    "Test figures of each model of run results `res` with 95% intervals, the majority-class floor and the KD gain, with size and latency."
+    iv, lat, rows = res.get('intervals') or {}, res.get('latency_ms') or {}, {}
+    for who, name in WHO.items():
+        got = measures(res['metrics'], 'test', who)
+        if not got: continue
+        row = {label: with_interval(got[m], iv.get(metric_name('test', m, who))) for m, label in SUMMARY_MEASURES.items()}
+        row['parameters'] = f"{res['params'].get(who, res['params']['student'])['total']:,}"
+        ms = lat.get(f'{who}_ms_per_sample_batch1')
+        row['ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else 'as student (KD)'
+        rows[name] = row
+    floor = measures(res.get('floor') or {}, 'test')
+    rows['majority-class floor'] = {label: f'{floor[m]:.3f}' for m, label in SUMMARY_MEASURES.items() if m in floor}
+    gain = measures(res.get('kd_gain_interval') or {}, 'test')
+    if gain: rows['KD gain (KD − ce)'] = {label: f"{gain[m]['value']:+.3f} [{gain[m]['low']:+.3f}, {gain[m]['high']:+.3f}]"
+                                          for m, label in SUMMARY_MEASURES.items() if m in gain}
+    return pd.DataFrame(rows).T.fillna('–')
+
+# %% ../nbs/08_reports.ipynb #e883278a
+def data_line(res: dict) -> str:
+    "What data the run in results `res` used, as HTML; synthetic data said plainly."
+    data, cfg, boot = (res.get('provenance') or {}).get('data') or {}, res.get('config') or {}, res.get('bootstrap') or {}
+    synthetic = data.get('synthetic', (cfg.get('data') or {}).get('root', '') is None)
+    size = f"; test: {boot['images']} images from {boot['cases']} cases" if boot else ''
+    if synthetic: return ("<b>Data: synthetic demo data</b> (drawn shapes and template texts in the MedPix 2.0 layout, not "
+                          f"MedPix): these figures show that the pipeline works, not how well a model reads medical images{size}.")
+    return f"Data: MedPix 2.0 at <code>{html.escape(str(data.get('root', cfg['data']['root'])))}</code>{size}."
+
+def headline(res: dict) -> str:
+    "One sentence of conclusion from results `res` that a reader can trust: what distillation added, with its paired interval, and what the student keeps."
+    t, s = measures(res['metrics'], 'test', 'teacher'), measures(res['metrics'], 'test', 'student')
+    kept = s['mean_macro_f1'] / t['mean_macro_f1'] if t['mean_macro_f1'] else float('nan')
+    size = res['params']['student']['total'] / res['params']['teacher']['total']
+    text = f"The distilled student reaches {kept:.0%} of the teacher's test mean macro-F1 with {size:.0%} of its parameters"
+    gain = (res.get('kd_gain_interval') or {}).get(metric_name('test', 'mean_macro_f1'))
+    if gain:
+        verdict = ('helped' if gain['low'] > 0 else 'hurt' if gain['high'] < 0 else
+                   'made no difference that this test split can resolve')
+        text += (f"; against the same student trained without a teacher, distillation {verdict} (gain "
+                 f"{gain['value']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}], paired case bootstrap, 95%)")
+    else: text += "; with no `ce` baseline (training.ce_baseline) the run cannot say what distillation added"
+    floor = measures(res.get('floor') or {}, 'test').get('joint_accuracy')
+    interval = (res.get('intervals') or {}).get(metric_name('test', 'joint_accuracy', 'student'))
+    if floor is not None and interval:
+        text += (f"; its joint accuracy {'clears' if interval[0] > floor else 'does not clearly clear'} the majority-class "
+                 f"floor of {floor:.3f}")
+    return text + '.'
+
+# %% ../nbs/08_reports.ipynb #b2d056fe
+def summary_box(log_dir) -> str:
+    "The report's opening box for the run in `log_dir`, as HTML: what was trained, on what data, `summary_table` and `headline`."
+    run = read_run(log_dir)
+    res, cfg = run['results'], run['config']
+    code = lambda s: f'<code>{html.escape(str(s))}</code>'
+    ce = ', beside the same student trained with <code>ce</code> alone (same seed, same start)' if 'student_ce' in run_models(log_dir) else ''
+    what = (f"Teacher {code(cfg['teacher']['vision'])} + {code(cfg['teacher']['text'])} ({cfg['fusion']['type']} fusion) → "
+            f"student {code(cfg['student']['vision'])} + {code(cfg['student']['text'])}, distilled with "
+            f"{code(cfg['loss']['type'])}{ce}.")
+    table = summary_table(res).to_html(border=0, classes='summary')
+    note = ("Test split; [low, high]: 95% interval from 2,000 resamples of the test cases. Latency: median of the "
+            "run's own timing on its machine.")
+    return (f'<div style="border: 2px solid #4a6fa5; border-radius: 6px; padding: 0.6em 1em; margin: 0.4em 0 1em 0">'
+            f'<h2 style="margin-top: 0.2em">Summary</h2><p>{what}<br>{data_line(res)}</p>{table}'
+            f'<p style="font-size: 0.85em; color: #555">{note}</p><p><b>{html.escape(headline(res))}</b></p></div>')
+
+# %% ../nbs/08_reports.ipynb #68744991
+def _commit(git) -> str:
+    if git is None: return 'not a git checkout (an installed package)'
+    return git['commit'][:12] + (' with uncommitted changes' if git['dirty'] else ' (clean)')
+
+def provenance_table(res: dict) -> pd.DataFrame:
+    "What produced the run of results `res`: code, versions, date, machine, data and wall time per stage ('–' where a run predates a record)."
+    p = res.get('provenance') or {}
+    m, data = p.get('machine') or {}, p.get('data') or {}
+    rows = {'date': p.get('date', '–'), 'medpix_kd commit': _commit(p['git']) if 'git' in p else '–',
+            **{f'{k} version': v for k, v in (p.get('versions') or {}).items()},
+            'CPU': m.get('cpu', '–'), 'cores / torch threads': f"{m['cores']} / {m['torch_threads']}" if m else '–',
+            'GPU': (m.get('gpu') or 'none') if m else '–', 'device': res.get('device', '–'),
+            'mixed precision': res.get('mixed_precision', '–'), 'processes': res.get('processes', '–'),
+            'data': (data['root'] + (' (synthetic)' if data['synthetic'] else '')) if data else '–'}
+    rows |= {f"wall time: {k[:-2].replace('_', ' ')}": f'{v:,.1f} s' for k, v in (res.get('timings') or {}).items()}
+    return pd.DataFrame({'value': {k: str(v) for k, v in rows.items()}})
+
+# %% ../nbs/08_reports.ipynb #f18b5f43
+def config_changes(cfg: dict, preset: str | None = None) -> pd.DataFrame:
+    "The keys where `cfg` differs from `preset` (None: the defaults), with both values."
+    base = flat_config(load_config(preset=preset))
+    mine = flat_config(cfg)
+    keys = sorted(k for k in mine.keys() | base.keys() if mine.get(k) != base.get(k))
+    return pd.DataFrame({'this run': [str(mine.get(k)) for k in keys], preset or 'defaults': [str(base.get(k)) for k in keys]},
+                        index=pd.Index(keys, name='key'))
+
+def config_details(cfg: dict) -> str:
+    "The whole config as YAML inside a folded HTML `<details>` block."
+    return ("<details><summary>The whole config (YAML; click to unfold)</summary><pre>"
+            f"{html.escape(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>")
+
 # %% ../nbs/08_reports.ipynb #0fafc158
 SUMMARY_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'location_accuracy')
 
@@ -249,6 +396,12 @@ def batch_summary(batch_dir) -> pd.DataFrame:
                   for _, row in df.iterrows()]
     own = df['own KD gain'] if 'own KD gain' in df else pd.Series(float('nan'), index=df.index)
     df['KD gain (test mean macro-F1)'] = own.where(own.notna(), from_batch)  # a run's own `ce` baseline first
+    for m in SUMMARY_METRICS:  # each run's `ce` reference: its own baseline, else the batch's `ce` run of the same key
+        own_ce = df[f'student_ce test {m}'] if f'student_ce test {m}' in df else pd.Series(float('nan'), index=df.index)
+        batch_ce = df[(df['loss'] == 'ce') & (df['status'] == 'finished')].set_index(same).get(f'student test {m}', pd.Series(dtype=float))
+        batch_ce = batch_ce[~batch_ce.index.duplicated()]
+        df[f'ce test {m}'] = own_ce.where(own_ce.notna(), [batch_ce.get(tuple(row[c] for c in same), float('nan')) for _, row in df.iterrows()])
+        df.loc[df['loss'] == 'ce', f'ce test {m}'] = float('nan')
     df.loc[df['loss'] == 'ce', 'KD gain (test mean macro-F1)'] = float('nan')  # a `ce` run is the baseline
     together = Path(batch_dir)/'latency.json'  # the students re-timed together at the batch's end (`batch.retime_students`)
     if together.is_file():
@@ -258,18 +411,50 @@ def batch_summary(batch_dir) -> pd.DataFrame:
 
 # %% ../nbs/08_reports.ipynb #4fec016e
 def summary_chart(df: pd.DataFrame):
-    "Bars of each finished run's student test mean macro-F1, with its teacher's as a reference line."
-    done = df[df['status'] == 'finished'].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(done) + 2), 4.2))
-    ax.bar(done['run'], done['student test mean_macro_f1'], color='tab:orange', label='student')
-    ax.hlines(done['teacher test mean_macro_f1'], np.arange(len(done)) - 0.45, np.arange(len(done)) + 0.45,
-              colors='tab:blue', label='its teacher')
-    ax.set(title='Student test mean macro-F1 per run (line: the teacher it was distilled from)', xlabel='run',
-           ylabel='mean macro-F1 (0-1)', ylim=(0, 1.05))
-    ax.tick_params(axis='x', rotation=30)
-    ax.legend(loc='upper left', bbox_to_anchor=(1.0, 1.0))
+    "One panel per headline test metric: each finished run's student as a bar, ordered by the metric, its `ce` student as a reference line and its teacher as a tick."
+    done = df[df['status'] == 'finished']
+    fig, axes = plt.subplots(2, 2, figsize=(13, 0.5 * len(done) * 2 + 3.5), squeeze=False)
+    for ax, m in zip(axes.flat, SUMMARY_METRICS):
+        d = done.sort_values(f'student test {m}').reset_index(drop=True)
+        y = np.arange(len(d))
+        ax.barh(y, d[f'student test {m}'], color='tab:orange', alpha=0.85, label='student (KD)')
+        ce = d[f'ce test {m}'] if f'ce test {m}' in d else pd.Series(float('nan'), index=d.index)
+        ax.vlines(ce, y - 0.42, y + 0.42, colors='black', linestyles='--', lw=2, label='its ce student (no teacher)')
+        ax.plot(d[f'teacher test {m}'], y, '|', color='tab:blue', markersize=16, mew=2.5, label='its teacher')
+        for yi, v, c in zip(y, d[f'student test {m}'], ce):
+            ax.text(0.01, yi, f'{v:.3f}' + (f'  ({v - c:+.3f} vs ce)' if c == c else ''), va='center', fontsize=8)
+        ax.set_yticks(y, d['run'], fontsize=8)
+        ax.set(title=f"test {m.replace('_', ' ')}", xlim=(0, 1.02), xlabel='score (0-1)')
+    axes.flat[0].legend(loc='lower center', bbox_to_anchor=(1.05, 1.1), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_reports.ipynb #e0938a8c
+BATCH_COLUMNS = {'run': 'run', 'status': 'status', 'loss': 'loss', 'fusion': 'fusion', 'seed': 'seed', 'teacher': 'teacher',
+                 'student': 'student', 'teacher test mean_macro_f1': 'teacher<br>macro-F1',
+                 'student test mean_macro_f1': 'student<br>macro-F1', 'ce test mean_macro_f1': 'ce student<br>macro-F1',
+                 'KD gain (test mean macro-F1)': 'KD gain<br>macro-F1', 'student test joint_accuracy': 'student<br>joint acc.',
+                 'student parameters': 'student<br>parameters', 'student ms/sample (batch 1)': 'student ms/sample<br>batch 1',
+                 'wall time (s)': 'wall time<br>(min)'}
+SHARED = ('loss', 'fusion', 'seed', 'teacher', 'student')
+
+def batch_table(df: pd.DataFrame, batch_dir):
+    "The `batch_summary` `df` for a page: (a sentence naming the settings all runs share, a Styler of the rest with run names linked to their reports)."
+    shown = df[[c for c in BATCH_COLUMNS if c in df]].copy()
+    shared = [c for c in SHARED if c in shown and shown[c].nunique(dropna=False) == 1 and len(shown) > 1]
+    sentence = ('Every run: ' + ', '.join(f"{c} <code>{html.escape(str(shown[c].iloc[0]))}</code>" for c in shared) + '.') if shared else ''
+    shown = shown.drop(columns=shared)
+    def link(run):
+        report = Path(batch_dir)/f'run_{run}'/'report.html'
+        return f'<a href="{html.escape(f"run_{run}/report.html")}">{html.escape(run)}</a>' if report.is_file() else html.escape(run)
+    shown['run'] = shown['run'].map(link)
+    if 'wall time (s)' in shown: shown['wall time (s)'] = shown['wall time (s)'] / 60
+    counts = [BATCH_COLUMNS[c] for c in ('student parameters',) if c in shown]
+    styler = (shown.rename(columns=BATCH_COLUMNS).style.format(precision=3, na_rep='–')
+              .format('{:,.0f}', subset=counts, na_rep='–').format('{:.1f}', subset=[c for c in ['wall time<br>(min)'] if c in shown.rename(columns=BATCH_COLUMNS)], na_rep='–')
+              .format('{:+.3f}', subset=[c for c in ['KD gain<br>macro-F1'] if c in shown.rename(columns=BATCH_COLUMNS)], na_rep='–')
+              .hide(axis='index').set_table_attributes('style="font-size: 0.85em"'))
+    return sentence, styler
 
 # %% ../nbs/08_reports.ipynb #e8a75191
 SEED_COLUMNS = {'student test mean_macro_f1': 'student mean macro-F1', 'student test joint_accuracy': 'student joint acc.',
@@ -329,14 +514,14 @@ def seed_chart(df: pd.DataFrame, key: str = 'student test mean_macro_f1'):
     return fig
 
 # %% ../nbs/08_reports.ipynb #e1104dcd
-def write_html(notebook_path, html_path=None) -> Path:
-    "Render the executed notebook at `notebook_path` to HTML without code cells' input or raw cells (front matter), titled by its first heading; returns the HTML path."
+def write_html(notebook_path, html_path=None, title: str = None) -> Path:
+    "Render the executed notebook at `notebook_path` to HTML without code cells' input or raw cells (front matter), titled `title` (None: its first heading); returns the HTML path."
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(notebook_path), as_version=4)
     nb.cells = [c for c in nb.cells if c.cell_type != 'raw']
-    heading = next((line.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown'
-                    for line in c.source.splitlines() if line.startswith('# ')), Path(notebook_path).stem)
+    heading = title or next((line.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown'
+                             for line in c.source.splitlines() if line.startswith('# ')), Path(notebook_path).stem)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                            exclude_output_prompt=True).from_notebook_node(nb, resources={'metadata': {'name': heading}})
     html_path = Path(html_path or Path(notebook_path).with_suffix('.html'))
