@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_batch.ipynb #b94b6fa3
 from __future__ import annotations
-import copy, re, sys
+import copy, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
@@ -12,7 +12,7 @@ from .run_folder import TrainingError, claim_run_dir, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
-           'execute_run', 'retime_students', 'execute_batch', 'render_batch_summary']
+           'render_report', 'execute_run', 'retime_students', 'progress_line', 'execute_batch', 'render_batch_summary']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
 SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
@@ -81,26 +81,33 @@ def template(name: str) -> Path:
                             f"{Path(sys.prefix)/'share'/'medpix_kd'}; reinstall medpix_kd")
 
 # %% ../nbs/09_batch.ipynb #7878df8d
-def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
-    "Execute the run notebook for `cfg` into its run folder with papermill; returns the run's record."
+def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) -> Path:
+    "Execute the run notebook on the run in `log_dir` (training it, or resuming it to its end) into its `report.ipynb`, and write `report.html`; returns the HTML path."
     import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
     from medpix_kd.reports import write_html
-    run_dir = Path(cfg['logging']['log_dir'])
+    run_dir = Path(log_dir)
     report = run_dir/'report.ipynb'
-    record = {'log_dir': str(run_dir), 'report': str(report)}
     try:
         pm.execute_notebook(str(template('run.ipynb')), str(report),
-                            parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir),
-                                        'resume': 'or-start'},
-                            kernel_name=kernel, progress_bar=False, log_output=False)
+                            parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start',
+                                        'PAPERMILL_OUTPUT_PATH': str(report)},  # the notebook renders its own HTML, and knows it runs under papermill
+                            kernel_name=kernel, progress_bar=False, log_output=log_output)
+    finally:
+        if report.is_file(): write_html(report, run_dir/'report.html', title=run_dir.name)  # a failed run's report shows where it stopped
+    return run_dir/'report.html'
+
+def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
+    "Execute the run notebook for `cfg` into its run folder with papermill; returns the run's record."
+    from papermill.exceptions import PapermillExecutionError
+    run_dir = Path(cfg['logging']['log_dir'])
+    record = {'log_dir': str(run_dir), 'report': str(run_dir/'report.ipynb')}
+    try:
+        render_report(run_dir, kernel)
         return {**record, 'status': 'finished'}
     except PapermillExecutionError as e:
         return {**record, 'status': 'failed', 'error': f'{e.ename}: {e.evalue}'.strip()}
     except Exception as e:  # the kernel died, could not start, or the report could not be written: this run failed, the batch goes on
         return {**record, 'status': 'failed', 'error': f'{type(e).__name__}: {explain_error(e) or e}'.strip()}
-    finally:
-        if report.is_file(): write_html(report, run_dir/'report.html')
 
 # %% ../nbs/09_batch.ipynb #1c3750a7
 def _student_architecture(cfg: dict) -> str:
@@ -137,15 +144,35 @@ def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 2
     write_json(out, Path(log_root)/'latency.json')
     return out
 
+# %% ../nbs/09_batch.ipynb #9bfea8fc
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}' if seconds >= 3600 else f'{seconds // 60}:{seconds % 60:02d}'
+
+def progress_line(record: dict, done: int, total: int, elapsed: float) -> str:
+    "The terminal line for the `done`-th of `total` runs (its `record`), `elapsed` seconds into the batch: name, time, headline figures and ETA."
+    from medpix_kd.metrics import measures
+    line = f"== batch run {done}/{total} {record['run']}: {record['status']} in {_clock(record.get('wall_s', 0))}"
+    results = Path(record['log_dir'])/'results.json'
+    if record['status'] == 'finished' and results.is_file():
+        metrics = json.loads(results.read_text())['metrics']
+        dev, test, ce = (measures(metrics, s, w).get('mean_macro_f1') for s, w in (('dev', 'student'), ('test', 'student'), ('test', 'student_ce')))
+        fmt = lambda v: 'n/a' if v is None else f'{v:.3f}'
+        line += f"; student mean macro-F1 dev {fmt(dev)}, test {fmt(test)}" + (f" (ce student {fmt(ce)})" if ce is not None else '')
+    elif record['status'] == 'failed': line += f" ({record['error']})"
+    left = total - done
+    return line + (f"; {left} left, ETA {_clock(elapsed / done * left)}" if left else f"; batch done in {_clock(elapsed)}")
+
 # %% ../nbs/09_batch.ipynb #2ab0a140
 def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
     "Execute every planned run in turn (failures are recorded, not fatal), then the batch summary; returns the records."
-    log_root, records = Path(log_root), []
-    for name, cfg in plans.items():
-        print(f'== batch run {name} -> {cfg["logging"]["log_dir"]}', flush=True)
+    log_root, records, began = Path(log_root), [], time.monotonic()
+    for i, (name, cfg) in enumerate(plans.items(), 1):
+        print(f'== batch run {i}/{len(plans)} {name} -> {cfg["logging"]["log_dir"]}', flush=True)
+        start = time.monotonic()
         record = {'run': name, 'setting': setting_of(name), 'seed': cfg['seed'], **execute_run(cfg, kernel)}
-        records.append(record)
-        print(f"== batch run {name}: {record['status']}" + (f" ({record['error']})" if record['status'] == 'failed' else ''), flush=True)
+        records.append(record | {'wall_s': round(time.monotonic() - start, 1)})
+        print(progress_line(records[-1], i, len(plans), time.monotonic() - began), flush=True)
         write_json(records, log_root/'batch.json')
     try: retime_students(records, log_root)
     except Exception as e:  # the runs are done and written; a failed re-timing must not cost the summary

@@ -20,18 +20,22 @@ from .run_folder import TrainingError, read_json
 
 # %% auto #0
 __all__ = ['WHO', 'STYLE', 'LINE_STYLES', 'SUMMARY_MEASURES', 'SUMMARY_METRICS', 'BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS',
-           'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'read_run', 'run_models', 'class_label',
-           'class_counts', 'stratified_picks', 'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1',
-           'per_class_f1_bars', 'speedup', 'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text',
-           'summary_table', 'data_line', 'headline', 'summary_box', 'provenance_table', 'config_changes',
-           'config_details', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats', 'seed_table', 'seed_chart',
-           'write_html', 'brief_traceback', 'brief_errors', 'check_parameters', 'config_from_parameters',
-           'papermill_output_path']
+           'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'NOTEBOOK_WORDS', 'read_run', 'run_models',
+           'class_label', 'class_counts', 'stratified_picks', 'sample_images', 'training_curves', 'confusion_heatmaps',
+           'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table', 'interval_table', 'conclusion',
+           'kd_gain_text', 'summary_table', 'data_line', 'headline', 'summary_box', 'provenance_table',
+           'config_changes', 'config_details', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats',
+           'seed_table', 'seed_chart', 'write_html', 'in_notebook_terms', 'brief_traceback', 'brief_errors',
+           'check_parameters', 'config_from_parameters', 'papermill_output_path', 'repository_root', 'notebook_run_dir',
+           'quiet_kernel_shutdown']
 
 # %% ../nbs/08_reports.ipynb #3f0ae0c3
 # Without ipywidgets, tqdm.auto (imported by the Hugging Face libraries) warns in every notebook that it falls back to
 # text progress bars; in a report that is a red box above the title, and the fallback is what a report wants anyway.
 warnings.filterwarnings('ignore', message='IProgress not found')
+# trio (imported on the way by the Jupyter libraries) warns that it cannot install its exception hook when the run
+# notebook has installed `brief_errors`; that is by design, and a report has no exception groups to show.
+warnings.filterwarnings('ignore', message='IPython detected, but you already have a custom exception handler')
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -538,13 +542,25 @@ PARAMETER_KEYS = {'data_root': 'data.root', 'loss': 'loss.type', 'fusion': 'fusi
                   'teacher_lr': 'training.teacher_lr', 'student_lr': 'training.student_lr',
                   'device': 'device', 'seed': 'seed',
                   'limit': 'data.limit', 'log_dir': 'logging.log_dir'}
-RUN_PARAMETERS = ('config', 'preset', 'resume', *PARAMETER_KEYS)
+RUN_PARAMETERS = ('config', 'preset', 'resume', 'overwrite', *PARAMETER_KEYS)
 PAPERMILL_NAMES = ('PAPERMILL_INPUT_PATH', 'PAPERMILL_OUTPUT_PATH')  # set by papermill's --inject-paths
+
+# %% ../nbs/08_reports.ipynb #38d99a91
+NOTEBOOK_WORDS = [(' (in the run notebook: -p resume True)', ''), ('--resume-or-start', "-p resume or-start"),
+                  ('--resume', '-p resume True'), ('--overwrite', '-p overwrite True'),
+                  ('choose another logging.log_dir', 'choose another run folder (-p log_dir DIR)'),
+                  ('logging.log_dir', 'log_dir (-p log_dir DIR)')]
+
+def in_notebook_terms(message: str) -> str:
+    "`message` with the command line's flags replaced by the run notebook's parameters."
+    for cli, notebook in NOTEBOOK_WORDS: message = message.replace(cli, notebook)
+    return message
 
 # %% ../nbs/08_reports.ipynb #80016209
 def brief_traceback(shell, etype, value, tb, tb_offset=None) -> list:
     "IPython's custom exception handler: shows one line for an explained error, the usual traceback for anything else."
     message = explain_error(value)
+    if message: message = in_notebook_terms(message)  # the handler serves the run notebook
     stb = [f'{etype.__name__}: {message}'] if message else shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, stb)  # IPython 8 runs a custom handler but shows nothing of what it returns
     return []
@@ -575,8 +591,39 @@ def papermill_output_path(namespace: dict = None):
     "The path of the notebook papermill is writing, or None when this kernel was not started by the papermill CLI."
     if namespace and namespace.get('PAPERMILL_OUTPUT_PATH'): return Path(namespace['PAPERMILL_OUTPUT_PATH'])
     import os, psutil
-    try: args = psutil.Process(os.getppid()).cmdline()
+    try: parent = psutil.Process(os.getppid()); args, cwd = parent.cmdline(), parent.cwd()
     except (psutil.Error, OSError): return None
     if not any(Path(a).name == 'papermill' or a.endswith('papermill/__main__.py') for a in args[:3]): return None
     notebooks = [a for a in args[1:] if a.endswith('.ipynb')]
-    return Path(notebooks[1]) if len(notebooks) > 1 else None
+    return Path(cwd)/notebooks[1] if len(notebooks) > 1 else None  # relative to where papermill was started
+
+# %% ../nbs/08_reports.ipynb #47959bf1
+def repository_root(start) -> Path | None:
+    "The nearest folder at or above `start` holding `settings.ini` (an nbdev repository), or None."
+    start = Path(start).absolute()
+    return next((f for f in (start, *start.parents) if (f/'settings.ini').is_file()), None)
+
+def notebook_run_dir(report_path=None, cwd=None) -> Path:
+    "The run folder of the run notebook without `log_dir`: the report's folder if it is (or may become) a run folder, else `runs/<report name>/` under the repository root."
+    from medpix_kd.run_folder import REPORT_FILES, is_run_folder
+    cwd = Path(cwd or Path.cwd()).absolute()
+    name = 'notebook'
+    if report_path is not None:
+        report_path = cwd/report_path
+        folder, root = report_path.parent, repository_root(report_path.parent)
+        only_reports = not folder.is_dir() or all(p.name in (*REPORT_FILES, report_path.name) for p in folder.iterdir())
+        special = root is not None and folder in (root, root/'nbs')
+        if not special and (is_run_folder(folder) or only_reports): return folder
+        name = report_path.stem
+    return (repository_root(cwd) or cwd)/'runs'/name
+
+# %% ../nbs/08_reports.ipynb #66cd4aab
+def quiet_kernel_shutdown(shell=None) -> bool:
+    "Make this IPython kernel ignore SIGINT from now on, so the interrupt papermill sends before shutting it down is not logged; returns whether there was a kernel."
+    import signal
+    from IPython import get_ipython
+    kernel = getattr(shell or get_ipython(), 'kernel', None)
+    if kernel is None or not hasattr(kernel, 'saved_sigint_handler'): return False
+    kernel.saved_sigint_handler = signal.SIG_IGN  # what ipykernel puts back once this cell ends
+    kernel.pre_handler_hook = lambda: None         # and no later message sets Python's KeyboardInterrupt handler again
+    return True
