@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_batch.ipynb #b94b6fa3
 from __future__ import annotations
-import copy, json, re, sys, time
+import contextlib, copy, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
@@ -12,7 +12,8 @@ from .run_folder import TrainingError, claim_run_dir, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
-           'render_report', 'execute_run', 'retime_students', 'progress_line', 'execute_batch', 'render_batch_summary']
+           'unknown_parameter_quiet', 'render_report', 'execute_run', 'retime_students', 'progress_line',
+           'execute_batch', 'render_batch_summary']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
 SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
@@ -81,6 +82,16 @@ def template(name: str) -> Path:
                             f"{Path(sys.prefix)/'share'/'medpix_kd'}; reinstall medpix_kd")
 
 # %% ../nbs/09_batch.ipynb #7878df8d
+@contextlib.contextmanager
+def unknown_parameter_quiet(name: str):
+    "Drop papermill's warning that `name` is not among the notebook's parameters (it is one papermill's CLI itself injects)."
+    import logging
+    quiet = lambda record: not record.getMessage().startswith(f'Passed unknown parameter: {name}')
+    logger = logging.getLogger('papermill')
+    logger.addFilter(quiet)
+    try: yield
+    finally: logger.removeFilter(quiet)
+
 def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) -> Path:
     "Execute the run notebook on the run in `log_dir` (training it, or resuming it to its end) into its `report.ipynb`, and write `report.html`; returns the HTML path."
     import papermill as pm
@@ -88,10 +99,11 @@ def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) ->
     run_dir = Path(log_dir)
     report = run_dir/'report.ipynb'
     try:
-        pm.execute_notebook(str(template('run.ipynb')), str(report),
-                            parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start',
-                                        'PAPERMILL_OUTPUT_PATH': str(report)},  # the notebook renders its own HTML, and knows it runs under papermill
-                            kernel_name=kernel, progress_bar=False, log_output=log_output)
+        with unknown_parameter_quiet('PAPERMILL_OUTPUT_PATH'):
+            pm.execute_notebook(str(template('run.ipynb')), str(report),
+                                parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start',
+                                            'PAPERMILL_OUTPUT_PATH': str(report)},  # the notebook renders its own HTML, and knows it runs under papermill
+                                kernel_name=kernel, progress_bar=False, log_output=log_output)
     finally:
         if report.is_file(): write_html(report, run_dir/'report.html', title=run_dir.name)  # a failed run's report shows where it stopped
     return run_dir/'report.html'

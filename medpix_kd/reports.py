@@ -87,7 +87,7 @@ def sample_images(cfg: dict, n: int = 6, split: str = 'train', size: int = 224, 
     "A figure of `n` images of `split` stratified by class (`stratified_picks`), each with its labels and the text the models read."
     recs = stratified_picks(load_records(data_root(cfg), split, cfg['data']['text_fields']), n)
     rows = -(-len(recs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 5.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 6.2 * rows), squeeze=False)
     for ax in axes.flat[len(recs):]: ax.axis('off')
     for ax, rec in zip(axes.flat, recs):
         ax.imshow(decode_image(data_root(cfg)/'images'/f'{rec.image}.png', size))
@@ -343,6 +343,7 @@ def provenance_table(res: dict) -> pd.DataFrame:
             'CPU': m.get('cpu', '–'), 'cores / torch threads': f"{m['cores']} / {m['torch_threads']}" if m else '–',
             'GPU': (m.get('gpu') or 'none') if m else '–', 'device': res.get('device', '–'),
             'mixed precision': res.get('mixed_precision', '–'), 'processes': res.get('processes', '–'),
+            'run folder': ((res.get('config') or {}).get('logging') or {}).get('log_dir', '–'),
             'data': (data['root'] + (' (synthetic)' if data['synthetic'] else '')) if data else '–'}
     rows |= {f"wall time: {k[:-2].replace('_', ' ')}": f'{v:,.1f} s' for k, v in (res.get('timings') or {}).items()}
     return pd.DataFrame({'value': {k: str(v) for k, v in rows.items()}})
@@ -425,10 +426,11 @@ def summary_chart(df: pd.DataFrame):
         ce = d[f'ce test {m}'] if f'ce test {m}' in d else pd.Series(float('nan'), index=d.index)
         ax.vlines(ce, y - 0.42, y + 0.42, colors='black', linestyles='--', lw=2, label='its ce student (no teacher)')
         ax.plot(d[f'teacher test {m}'], y, '|', color='tab:blue', markersize=16, mew=2.5, label='its teacher')
-        for yi, v, c in zip(y, d[f'student test {m}'], ce):
-            ax.text(0.01, yi, f'{v:.3f}' + (f'  ({v - c:+.3f} vs ce)' if c == c else ''), va='center', fontsize=8)
+        for yi, v, c in zip(y, d[f'student test {m}'], ce):  # right of the axis: clear of the bars and lines
+            ax.text(1.04, yi, f'{v:.3f}' + (f' ({v - c:+.3f} vs ce)' if c == c else ''), va='center', fontsize=8)
         ax.set_yticks(y, d['run'], fontsize=8)
         ax.set(title=f"test {m.replace('_', ' ')}", xlim=(0, 1.02), xlabel='score (0-1)')
+        ax.spines[['right', 'top']].set_visible(False)
     axes.flat[0].legend(loc='lower center', bbox_to_anchor=(1.05, 1.1), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
@@ -519,11 +521,13 @@ def seed_chart(df: pd.DataFrame, key: str = 'student test mean_macro_f1'):
 
 # %% ../nbs/08_reports.ipynb #e1104dcd
 def write_html(notebook_path, html_path=None, title: str = None) -> Path:
-    "Render the executed notebook at `notebook_path` to HTML without code cells' input or raw cells (front matter), titled `title` (None: its first heading); returns the HTML path."
+    "Render the executed notebook at `notebook_path` to HTML without code cells' input, raw cells (front matter) or the printed lines of cells tagged `log` (their errors stay), titled `title` (None: its first heading); returns the HTML path."
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(notebook_path), as_version=4)
     nb.cells = [c for c in nb.cells if c.cell_type != 'raw']
+    for c in nb.cells:  # a training log is for the notebook and the terminal; the page starts with what it found
+        if 'log' in c.metadata.get('tags', []): c.outputs = [o for o in c.outputs if o.output_type == 'error']
     heading = title or next((line.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown'
                              for line in c.source.splitlines() if line.startswith('# ')), Path(notebook_path).stem)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
