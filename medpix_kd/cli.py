@@ -21,7 +21,8 @@ from .bench import benchmark, format_report
 
 # %% auto #0
 __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
-           'cmd_batch', 'cmd_fetch', 'cmd_bench', 'build_parser', 'main']
+           'cmd_batch', 'cmd_fetch', 'cmd_bench', 'predictions_table', 'split_predictions', 'check_against_run',
+           'cmd_predict', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -148,6 +149,67 @@ def cmd_bench(args) -> int:
     print(f"\nwrote {out}")
     return 0
 
+# %% ../nbs/10_cli.ipynb #78ee05ee
+def predictions_table(images, got: list) -> str:
+    "A plain-text table of `Predictor.predict` results `got` for `images`: each task's class and its probability."
+    rows = [['image', 'modality', 'p', 'location', 'p']]
+    for image, g in zip(images, got):
+        rows.append([str(image), g['modality'], f"{g['probabilities']['modality'][g['modality']]:.3f}",
+                     g['location'], f"{g['probabilities']['location'][g['location']]:.3f}"])
+    return text_table(rows)
+
+def split_predictions(predictor, root, split: str, who: str):
+    "One row per image of `split` of the MedPix at `root`: ids, true labels, predicted labels and probabilities (the columns of `predictions_<split>.csv`)."
+    import pandas as pd
+    from medpix_kd.data import load_records
+    from medpix_kd.metrics import TASKS
+    records = load_records(root, split, predictor.text_fields)
+    prob = predictor.probabilities([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
+    df = pd.DataFrame({'image': [r.image for r in records], 'case_id': [r.case_id for r in records]})
+    for task, classes in TASKS.items():
+        df[f'true_{task}'] = [classes[getattr(r, task)] for r in records]
+    for task, classes in TASKS.items():
+        df[f'{who}_{task}'] = [classes[i] for i in prob[task].argmax(1)]
+        for c, name in enumerate(classes): df[f'{who}_p_{task}_{name}'] = prob[task][:, c].round(6)
+    return df
+
+def check_against_run(df, run_dir, split: str, who: str, root) -> str:
+    "Whether the accuracies in `df` (a `split_predictions` frame) are the run's own figures for `split`, in words."
+    from medpix_kd.intervals import labels_of, weighted_scores
+    from medpix_kd.run_folder import read_json
+    import numpy as np
+    res = read_json(Path(run_dir)/'results.json')
+    cfg = res.get('config') or {}
+    if cfg.get('data', {}).get('limit'): return f"not checked: the run evaluated a sample of {split} (data.limit={cfg['data']['limit']})"
+    if Path(data_root(cfg)).resolve() != Path(root).resolve(): return f"not checked: the run was evaluated on {data_root(cfg)}, not {root}"
+    mine = weighted_scores(np.ones(len(df)), labels_of(df), labels_of(df, who))
+    diffs = {m: abs(mine[m][0] - res['metrics'][metric_name(split, m, who)]) for m in ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')}
+    worst = max(diffs, key=diffs.get)
+    if diffs[worst] <= 1e-6: return f"matches the run's own {split} figures ({', '.join(f'{m} {mine[m][0]:.3f}' for m in diffs)})"
+    return f"DIFFERS from the run's own {split} figures: {worst} by {diffs[worst]:.4f}"
+
+def cmd_predict(args) -> int:
+    "Predict with a finished run's model: given images and texts, or a whole split."
+    from medpix_kd.predict import Predictor
+    from medpix_kd.config import atomic_write
+    if bool(args.image) == bool(args.data_root):
+        raise ConfigError("give --image (with --text), or --data-root with --split and --out")
+    predictor = Predictor.from_run(args.run_dir, args.model)
+    if args.image:
+        if len(args.text) != len(args.image):
+            raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
+        got = predictor.predict(args.image, args.text)
+        print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1) if args.json else predictions_table(args.image, got))
+        return 0
+    if not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, or pass --overwrite")
+    df = split_predictions(predictor, args.data_root, args.split, args.model)
+    atomic_write(out, lambda f: df.to_csv(f, index=False), mode='w')
+    print(f"{len(df)} predictions of {predictor.name} on {args.split} -> {out}")
+    print(check_against_run(df, args.run_dir, args.split, args.model, args.data_root))
+    return 0
+
 # %% ../nbs/10_cli.ipynb #a9c5c5ed
 def _add_run(sub):
     p = sub.add_parser('run', help='train a teacher and distil it into a student')
@@ -222,13 +284,28 @@ def _add_data(sub):
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_data)
 
+# %% ../nbs/10_cli.ipynb #847086f8
+def _add_predict(sub):
+    p = sub.add_parser('predict', help="predict with a finished run's student (or teacher) on images and texts, or a whole split")
+    p.add_argument('run_dir', help='a finished run folder')
+    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'], help='which of its models (default: student)')
+    p.add_argument('--image', action='append', default=[], help='an image file (repeatable; one --text each)')
+    p.add_argument('--text', action='append', default=[], help="the image's text, as the model reads it (caption, plane, ...)")
+    p.add_argument('--json', action='store_true', help='print JSON instead of a table')
+    p.add_argument('--data-root', help='a MedPix 2.0 folder: predict every image of --split')
+    p.add_argument('--split', default='test', choices=['train', 'dev', 'test'], help='split of --data-root (default: test)')
+    p.add_argument('--out', help='CSV to write the split predictions to')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
+    p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    p.set_defaults(func=cmd_predict)
+
 # %% ../nbs/10_cli.ipynb #152fc212
 def build_parser() -> argparse.ArgumentParser:
     "The `medpix-kd` argument parser with all its subcommands."
     parser = argparse.ArgumentParser(prog='medpix-kd',
                                      description='Multimodal knowledge distillation on MedPix 2.0.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data): add(sub)
+    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data, _add_predict): add(sub)
     return parser
 
 # %% ../nbs/10_cli.ipynb #8b3519b3

@@ -19,7 +19,7 @@ from .config import MedpixError, atomic_write, text_table
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'IMAGENET_MEAN',
            'IMAGENET_STD', 'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning',
            'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample',
-           'load_records', 'make_synthetic_medpix', 'is_synthetic', 'decode_image', 'check_images_exist',
+           'load_records', 'make_synthetic_medpix', 'is_synthetic', 'decode_image', 'letterbox', 'check_images_exist',
            'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset',
            'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
 
@@ -338,6 +338,11 @@ def decode_image(path, size: int) -> np.ndarray:
                         "hundred pixels a side") from None
     except (UnidentifiedImageError, OSError, ValueError) as e: raise DataError(f"{path}: not a readable "
                                                                                f"image ({e})") from None
+    return letterbox(im, size)
+
+def letterbox(im: Image.Image, size: int) -> np.ndarray:
+    "The PIL image `im` (any mode) as RGB `uint8` (size, size, 3): scaled to fit, centred on black."
+    im = im if im.mode == 'RGB' else _to_rgb(im)
     scale = size / max(im.size)
     w, h = max(1, round(im.width * scale)), max(1, round(im.height * scale))
     canvas = Image.new('RGB', (size, size))
