@@ -22,7 +22,7 @@ from .bench import benchmark, format_report
 # %% auto #0
 __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
            'cmd_batch', 'cmd_fetch', 'cmd_bench', 'predictions_table', 'split_predictions', 'check_against_run',
-           'cmd_predict', 'build_parser', 'main']
+           'cmd_predict', 'model_card_line', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -200,6 +200,7 @@ def cmd_predict(args) -> int:
             raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
         got = predictor.predict(args.image, args.text)
         print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1) if args.json else predictions_table(args.image, got))
+        if not args.json: print(model_card_line(args.run_dir))
         return 0
     if not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
     out = Path(args.out)
@@ -208,7 +209,14 @@ def cmd_predict(args) -> int:
     atomic_write(out, lambda f: df.to_csv(f, index=False), mode='w')
     print(f"{len(df)} predictions of {predictor.name} on {args.split} -> {out}")
     print(check_against_run(df, args.run_dir, args.split, args.model, args.data_root))
+    print(model_card_line(args.run_dir))
     return 0
+
+def model_card_line(run_dir) -> str:
+    "Where the run's model card is, or how to get one."
+    card = Path(run_dir)/'MODEL_CARD.md'
+    return f"model card: {card}" if card.is_file() else f"no model card in {run_dir} (a run from before model cards)"
+
 
 # %% ../nbs/10_cli.ipynb #a9c5c5ed
 def _add_run(sub):

@@ -15,7 +15,7 @@ from .metrics import TASKS
 from .run_folder import TrainingError, load_checkpoint, load_trained_model
 
 # %% auto #0
-__all__ = ['MODEL_FILES', 'model_image', 'Predictor']
+__all__ = ['MODEL_FILES', 'model_image', 'Predictor', 'error_clusters', 'model_card', 'write_model_card']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -88,3 +88,103 @@ class Predictor:
     def predict_records(self, records, root, batch_size: int = 32) -> list:
         "`predict` on MedPix `records` (`data.Record`s read with this predictor's `text_fields`) of the dataset at `root`."
         return self.predict([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records], batch_size)
+
+# %% ../nbs/07b_predict.ipynb #c1b15436
+def _table(rows: list) -> str:
+    "A Markdown table from rows of cells (the first row is the head)."
+    line = lambda r: '| ' + ' | '.join(str(c) for c in r) + ' |'
+    return '\n'.join([line(rows[0]), line(['---'] * len(rows[0])), *map(line, rows[1:])])
+
+def error_clusters(log_dir, who: str = 'student', k: int = 3) -> list:
+    "The `k` largest confusions of `who` on test, per task, in words (`'Thorax read as Abdomen: 4 of 41'`)."
+    found = []
+    for task, classes in TASKS.items():
+        cm = np.load(Path(log_dir)/f'confusion_test_{who}_{task}.npy')
+        off = [(cm[i, j], i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j and cm[i, j] > 0]
+        found += [(n / cm[i].sum(), f"{task}: {classes[i]} read as {classes[j]}: {n} of {cm[i].sum()} test images")
+                  for n, i, j in sorted(off, reverse=True)[:k]]
+    return [text for _, text in sorted(found, reverse=True)]
+
+# %% ../nbs/07b_predict.ipynb #a346cd4a
+def model_card(log_dir) -> str:
+    "The Markdown model card of the finished run in `log_dir`, from its own files."
+    from medpix_kd.backbones import BACKBONES
+    from medpix_kd.data import LEAKY_FIELDS
+    from medpix_kd.intervals import with_interval
+    from medpix_kd.metrics import measures, metric_name
+    from medpix_kd.run_folder import read_json
+    log_dir = Path(log_dir)
+    res = read_json(log_dir/'results.json')
+    cfg, prov = with_defaults(res['config']), res.get('provenance') or {}
+    data, iv = prov.get('data') or {}, res.get('intervals') or {}
+    models = [w for w in ('teacher', 'student', 'student_ce') if measures(res['metrics'], 'test', w)]
+    names = {'teacher': 'teacher', 'student': 'student (distilled)', 'student_ce': 'student trained with ce alone'}
+    synthetic = data.get('synthetic', cfg['data']['root'] is None)
+    splits = ', '.join(f"{s} {data['images'][s]} images from {data['cases'][s]} cases" for s in data.get('images', {}))
+    git = prov.get('git')
+    lines = [f"# Model card: {log_dir.name}", "",
+             f"A multimodal classifier of MedPix 2.0 teaching-file images with their text: scan **modality** (CT or MR) "
+             f"and body **location** (5 classes). The distilled student (`student_best.pth`) is the model to use; it was "
+             f"distilled with `{cfg['loss']['type']}` from the teacher beside it.", "",
+             "## Intended use", "",
+             "Research on multimodal classification and knowledge distillation on MedPix 2.0. **Not for clinical "
+             "decisions**: MedPix is a teaching collection of selected, captioned cases, not a clinical population, and "
+             "nothing here was validated for diagnosis.", "",
+             "## Data", "",
+             ("**Synthetic demo data** (`make_synthetic_medpix`): drawn shapes and template texts, not MedPix. No figure "
+              "below says anything about medical images." if synthetic else
+              f"MedPix 2.0 (the CHILab1/MedPix-2.0 release) at `{data.get('root', cfg['data']['root'])}`."),
+             *([f"Splits as shipped: {splits}."] if splits else []), "",
+             "Labels: modality from `Type`, location from `Location Category`. The model reads the image and the text "
+             f"fields {', '.join(f'`{f}`' for f in cfg['data']['text_fields'])}. Refused as input because they carry "
+             "the labels: " + '; '.join(f"`{k}` ({v})" for k, v in LEAKY_FIELDS.items()) + ".", ""]
+    if 'texts_naming_modality' in data:
+        lines += [f"**Caption caveat.** {data['texts_naming_modality']:.0%} of the training texts name the modality "
+                  "outright (CT, MR, T1, T2, FLAIR, ...). Modality accuracy therefore measures the text as much as the "
+                  "image.", ""]
+    rows = [['model', 'vision', 'text', 'fusion', 'parameters', 'checkpoint (MiB; frozen pretrained backbones not stored)']]
+    for w in models:
+        side = cfg['teacher' if w == 'teacher' else 'student']
+        size = (log_dir/f'{w}_best.pth').stat().st_size / 2**20 if (log_dir/f'{w}_best.pth').is_file() else float('nan')
+        rows.append([names[w], f"`{side['vision']}` @ {side['image_size'] or 'its'} px", f"`{side['text']}`, {side['max_length']} tokens",
+                     f"{cfg['fusion']['type']} x{side['fusion_layers']}", f"{res['params'].get(w, res['params']['student'])['total']:,}", f'{size:.1f}'])
+    lines += ["## Models", "", _table(rows), ""]
+    measure_names = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location acc.',
+                     'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
+    rows = [['test (95% case-bootstrap interval)', *measure_names.values()]]
+    for w in models:
+        got = measures(res['metrics'], 'test', w)
+        rows.append([names[w], *(with_interval(got[m], iv.get(metric_name('test', m, w))) for m in measure_names)])
+    floor = measures(res.get('floor') or {}, 'test')
+    rows.append(['majority-class floor', *(f'{floor[m]:.3f}' if m in floor else '–' for m in measure_names)])
+    gain = measures(res.get('kd_gain_interval') or {}, 'test')
+    if gain: rows.append(['KD gain (distilled − ce)', *(f"{gain[m]['value']:+.3f} [{gain[m]['low']:+.3f}, {gain[m]['high']:+.3f}]" if m in gain else '–' for m in measure_names)])
+    lines += ["## Test results", "", _table(rows), "", "Model choice on dev only; one seed. Intervals resample the test cases.", ""]
+    lat, m = res.get('latency_ms') or {}, prov.get('machine') or {}
+    if lat:
+        per = ', '.join(f"{w} {lat[k]:.2f} ms" for w in ('teacher', 'student') for k in [f'{w}_ms_per_sample_batch1'] if k in lat)
+        lines += ["## Latency", "", f"Median per sample at batch 1: {per}; on {m.get('cpu', res.get('device'))}, "
+                  f"{m.get('torch_threads', '?')} torch threads, device `{res.get('device')}` (the run's own timing).", ""]
+    vision = BACKBONES.get(cfg['student']['vision'])
+    scratch = vision is not None and vision.source == 'tiny'
+    lines += ["## Known limitations", "",
+              *([f"- The student's image tower (`{cfg['student']['vision']}`) starts from random weights and learns from "
+                 f"{data.get('images', {}).get('train', 'the')} training images only."] if scratch else []),
+              "- The largest confusions of the student on test: " + ('; '.join(error_clusters(log_dir)) or 'none') + ".",
+              f"- One seed, and a test split of {(res.get('bootstrap') or {}).get('cases', 'a few dozen')} cases: a few points between runs is "
+              "noise until an interval says otherwise.", ""]
+    commit = 'an installed package (no git checkout)' if not git else f"commit `{git['commit']}`" + (' with uncommitted changes' if git['dirty'] else '')
+    versions = ', '.join(f'{k} {v}' for k, v in (prov.get('versions') or {}).items())
+    lines += ["## How to reproduce", "", f"medpix_kd at {commit}; {versions}. The config is `config.yaml` in this folder:", "",
+              "```bash", f"medpix-kd run {log_dir.name}/config.yaml --set logging.log_dir=runs/{log_dir.name}-again", "```", "",
+              "## How to use", "", "```python", "from medpix_kd.predict import Predictor",
+              f"student = Predictor.from_run('{log_dir.name}')", "student.predict(['scan.png'], ['Axial CT of the chest ...'])",
+              "```", "", f"or `medpix-kd predict {log_dir.name} --image scan.png --text \"Axial CT of the chest ...\"`.", ""]
+    return '\n'.join(lines)
+
+def write_model_card(log_dir) -> Path:
+    "Write `MODEL_CARD.md` of the finished run in `log_dir`; returns its path."
+    from medpix_kd.config import atomic_write
+    path = Path(log_dir)/'MODEL_CARD.md'
+    atomic_write(path, lambda f: f.write(model_card(log_dir)), mode='w')
+    return path

@@ -4,13 +4,14 @@
 
 # %% ../nbs/07_train.ipynb #67881f89
 from __future__ import annotations
-import contextlib, time
+import contextlib, re, time
 from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
 from .data import build_datasets, data_root, is_synthetic
+from .predict import write_model_card
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
@@ -23,10 +24,10 @@ from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_term
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['BOOTSTRAP', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint', 'build_stage_model',
-           'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage',
-           'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty', 'train', 'best_epoch', 'kd_gain',
-           'forget_progress', 'finish']
+__all__ = ['BOOTSTRAP', 'MODALITY_WORDS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint',
+           'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision',
+           'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty', 'data_facts',
+           'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -200,6 +201,17 @@ def uncertainty(frames: dict) -> dict:
         out['kd_gain_interval'] = {metric_name('test', m): c for m, c in paired_gain(test, n=n, seed=BOOTSTRAP['seed']).items()}
     return out
 
+# %% ../nbs/07_train.ipynb #dcb12866
+MODALITY_WORDS = re.compile(r'\b(CT|CTA|MRI?|MRA|T1|T2|FLAIR|DWI|ADC|computed tomography|magnetic resonance)\b', re.I)
+
+def data_facts(cfg: dict, datasets: dict) -> dict:
+    "What a run's data was: its folder, whether it is synthetic, images and cases per split, and the share of training texts that name the modality outright."
+    train_texts = [r.text for r in datasets['train'].records]
+    return {'root': str(data_root(cfg)), 'synthetic': is_synthetic(data_root(cfg)),
+            'images': {s: len(d) for s, d in datasets.items()},
+            'cases': {s: len({r.case_id for r in d.records}) for s, d in datasets.items()},
+            'texts_naming_modality': round(sum(bool(MODALITY_WORDS.search(t)) for t in train_texts) / max(len(train_texts), 1), 4)}
+
 # %% ../nbs/07_train.ipynb #f2e6c959
 def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
     "Teacher, `ce` baseline and student of `cfg`, from `state` (a `last.pth`) if resuming; then the final results."
@@ -297,10 +309,11 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
-               'provenance': provenance() | {'data': {'root': str(data_root(cfg)), 'synthetic': is_synthetic(data_root(cfg))}}
+               'provenance': provenance() | {'data': data_facts(cfg, run.datasets)}
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         write_json(results, run.log_dir/'results.json')
+        write_model_card(run.log_dir)
         forget_progress(run.log_dir)
     return results
