@@ -160,18 +160,11 @@ def predictions_table(images, got: list) -> str:
 
 def split_predictions(predictor, root, split: str, who: str):
     "One row per image of `split` of the MedPix at `root`: ids, true labels, predicted labels and probabilities (the columns of `predictions_<split>.csv`)."
-    import pandas as pd
     from medpix_kd.data import load_records
-    from medpix_kd.metrics import TASKS
+    from medpix_kd.intervals import predictions_frame
     records = load_records(root, split, predictor.text_fields)
-    prob = predictor.probabilities([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
-    df = pd.DataFrame({'image': [r.image for r in records], 'case_id': [r.case_id for r in records]})
-    for task, classes in TASKS.items():
-        df[f'true_{task}'] = [classes[getattr(r, task)] for r in records]
-    for task, classes in TASKS.items():
-        df[f'{who}_{task}'] = [classes[i] for i in prob[task].argmax(1)]
-        for c, name in enumerate(classes): df[f'{who}_p_{task}_{name}'] = prob[task][:, c].round(6)
-    return df
+    logits = predictor.logits([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
+    return predictions_frame(records, {who: logits})
 
 def check_against_run(df, run_dir, split: str, who: str, root) -> str:
     "Whether the accuracies in `df` (a `split_predictions` frame) are the run's own figures for `split`, in words."

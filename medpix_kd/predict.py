@@ -46,8 +46,9 @@ class Predictor:
             what = ('trained no ce baseline (training.ce_baseline)' if model == 'student_ce' and (Path(run_dir)/'results.json').is_file()
                     else 'has not finished training it')
             raise TrainingError(f"{run_dir} holds no trained {model}: {path.name} is missing (the run {what})")
-        saved = with_defaults(load_checkpoint(path, 'train the run again to write it anew')['config'])
-        net, tokenizer = load_trained_model(path, device)
+        ckpt = load_checkpoint(path, 'train the run again to write it anew')  # read once: a teacher's file is large
+        saved = with_defaults(ckpt['config'])
+        net, tokenizer = load_trained_model(path, device, ckpt)
         tower = saved['teacher' if model == 'teacher' else 'student']
         return cls(net, input_spec(tower, [], tokenizer), saved['data']['text_fields'], f'{Path(run_dir).name}/{model}', device)
 
@@ -68,15 +69,19 @@ class Predictor:
         return {'pixel_values': _normalize(pixels, self.spec).to(self.device),
                 **{k: v.to(self.device) for k, v in tokens.items()}}
 
-    def probabilities(self, images, texts, batch_size: int = 32) -> dict:
-        "Class probabilities per task (`{'modality': (N, 2), 'location': (N, 5)}` arrays) for `images` and `texts`."
+    def logits(self, images, texts, batch_size: int = 32) -> dict:
+        "The model's logits per task (`{'modality': (N, 2), 'location': (N, 5)}` float tensors) for `images` and `texts`."
         images, texts = list(images), list(texts)
-        out = {task: [] for task in TASKS}
+        out = {task: [torch.zeros(0, len(classes))] for task, classes in TASKS.items()}
         with torch.inference_mode():
             for i in range(0, len(images), batch_size):
                 got = self.model(**self.inputs(images[i:i + batch_size], texts[i:i + batch_size]))
-                for task in TASKS: out[task].append(torch.softmax(got[f'logits_{task}'].float(), -1).cpu())
-        return {task: torch.cat(v).numpy() if v else np.zeros((0, len(TASKS[task]))) for task, v in out.items()}
+                for task in TASKS: out[task].append(got[f'logits_{task}'].float().cpu())
+        return {task: torch.cat(v) for task, v in out.items()}
+
+    def probabilities(self, images, texts, batch_size: int = 32) -> dict:
+        "Class probabilities per task (`{'modality': (N, 2), 'location': (N, 5)}` arrays) for `images` and `texts`."
+        return {task: torch.softmax(v, -1).numpy() for task, v in self.logits(images, texts, batch_size).items()}
 
     def predict(self, images, texts, batch_size: int = 32) -> list:
         "Per input: `{'modality': class, 'location': class, 'probabilities': {task: {class: p}}}`."

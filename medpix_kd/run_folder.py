@@ -190,12 +190,12 @@ def save_weights(model, cfg: dict, who: str, path, **extra):
                  'state_dict': model.saved_state(),
                  **extra}, path)
 
-def load_trained_model(path, device='cpu'):
-    "The model and tokenizer saved at `path` (`teacher_best.pth`, `student_best.pth`, ...), ready for inference."
+def load_trained_model(path, device='cpu', ckpt: dict = None):
+    "The model and tokenizer saved at `path` (`teacher_best.pth`, `student_best.pth`, ...), ready for inference (`ckpt`: the checkpoint already read from `path`)."
     from medpix_kd.backbones import load_tokenizer  # here: papermill's I/O handler imports this module, and must not load torch
     from medpix_kd.models import build_model
     path = Path(path)
-    ckpt = load_checkpoint(path, 'train the run again (or resume it) to write it anew')
+    ckpt = ckpt or load_checkpoint(path, 'train the run again (or resume it) to write it anew')
     tokenizer = load_tokenizer(path.parent/ckpt['tokenizer'])
     model = build_model(with_defaults(ckpt['config']), ckpt['who'], tokenizer)  # checkpoints of older versions lack newer keys
     model.load_saved_state(ckpt['state_dict'])
