@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, flat_config, load_config, preset_for
-from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, short_name
+from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
 from .intervals import MEASURES, differs, seed_summary, with_interval
 from .metrics import HEADLINE, TASKS, measures, metric_name
 from .run_folder import TrainingError, read_json
