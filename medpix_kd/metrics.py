@@ -12,7 +12,7 @@ from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
 __all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
-           'synchronize', 'latency_table']
+           'synchronize', 'timed_in_turn', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -82,6 +82,19 @@ def _timed_calls(timer, calls: int, per_call: float) -> list:
     return runs
 
 # %% ../nbs/06_metrics.ipynb #e2c349b0
+def timed_in_turn(timers: dict,  # key -> (a `torch.utils.benchmark.Timer`, samples per call)
+                  calls: int = 20, rounds: int = 1) -> dict:
+    "Median and interquartile range of ms per sample of each timer, and the calls timed: after a warm-up, `rounds` turns of `calls / rounds` calls each."
+    from torch.utils import benchmark
+    per_call = {key: timer.blocked_autorange(min_run_time=0).median for key, (timer, _) in timers.items()}  # warm-up
+    runs = {key: [] for key in timers}
+    for _ in range(rounds):
+        for key, (timer, _) in timers.items(): runs[key] += _timed_calls(timer, math.ceil(calls / rounds), per_call[key])
+    merged = {key: benchmark.Measurement.merge(r)[0] for key, r in runs.items()}
+    return {'median': {k: 1000 * m.median / timers[k][1] for k, m in merged.items()},
+            'iqr': {k: 1000 * m.iqr / timers[k][1] for k, m in merged.items()},
+            'calls': {k: sum(r.number_per_run * len(r.raw_times) for r in runs[k]) for k in runs}}
+
 def latency_table(models: dict,             # who -> model; every name but 'teacher' reads the student's inputs
                   dev,                      # a `MedPixDataset` whose samples feed the models, or one per model (who -> dataset)
                   device='cpu',
@@ -99,13 +112,6 @@ def latency_table(models: dict,             # who -> model; every name but 'teac
                 ds = dev[who] if isinstance(dev, dict) else dev
                 batch = ds.collate([ds[i % len(ds)] for i in range(b)])
                 inputs = {k: v.to(device) for k, v in batch[who if who == 'teacher' else 'student'].items()}
-                timer = benchmark.Timer('model(**inputs)', globals={'model': model, 'inputs': inputs},
-                                        num_threads=torch.get_num_threads())
-                timers[f'{who}_ms_per_sample_batch{b}'] = (timer, b, timer.blocked_autorange(min_run_time=0).median)  # warm-up
-        runs = {key: [] for key in timers}
-        for _ in range(rounds):
-            for key, (timer, b, per_call) in timers.items(): runs[key] += _timed_calls(timer, math.ceil(calls / rounds), per_call)
-    merged = {key: benchmark.Measurement.merge(r)[0] for key, r in runs.items()}
-    return {'median': {k: 1000 * m.median / timers[k][1] for k, m in merged.items()},
-            'iqr': {k: 1000 * m.iqr / timers[k][1] for k, m in merged.items()},
-            'calls': {k: sum(r.number_per_run * len(r.raw_times) for r in runs[k]) for k in runs}}
+                timers[f'{who}_ms_per_sample_batch{b}'] = (benchmark.Timer('model(**inputs)', globals={'model': model, 'inputs': inputs},
+                                                                           num_threads=torch.get_num_threads()), b)
+        return timed_in_turn(timers, calls, rounds)

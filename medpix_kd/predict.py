@@ -4,18 +4,20 @@
 
 # %% ../nbs/07b_predict.ipynb #e64d981a
 from __future__ import annotations
+import os
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .backbones import input_spec
-from .config import with_defaults
+from .backbones import load_tokenizer, lookup, tokenizer_dir
+from .config import atomic_write, with_defaults
 from .data import DataError, InputSpec, _normalize, decode_image, letterbox, tokenize_texts
 from .metrics import TASKS
-from .run_folder import TrainingError, load_checkpoint, load_trained_model
+from .run_folder import TrainingError, load_checkpoint, read_json, write_json
 
 # %% auto #0
-__all__ = ['MODEL_FILES', 'model_image', 'Predictor', 'error_clusters', 'model_card', 'write_model_card']
+__all__ = ['PORTABLE_FORMAT', 'MODELS', 'model_image', 'side_of', 'preprocessing', 'portable_paths', 'save_portable',
+           'write_portable', 'load_portable', 'Predictor', 'error_clusters', 'model_card', 'write_model_card']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -29,9 +31,89 @@ def model_image(image, size: int) -> np.ndarray:
         raise DataError(f"not an image: {type(image).__name__}; pass a file path, a PIL image or a numpy array")
     return letterbox(image, size)
 
-# %% ../nbs/07b_predict.ipynb #faaa017c
-MODEL_FILES = {'student': 'student_best.pth', 'teacher': 'teacher_best.pth', 'student_ce': 'student_ce_best.pth'}
+# %% ../nbs/07b_predict.ipynb #809648ce
+PORTABLE_FORMAT = 1  # raised when the layout of <model>.json changes; readers refuse newer formats by name
+MODELS = ('student', 'teacher', 'student_ce')
 
+def side_of(model: str) -> str:
+    "The config side of run model `model`: 'teacher', or 'student' (for 'student' and the `ce` baseline 'student_ce')."
+    return 'teacher' if model == 'teacher' else 'student'
+
+def preprocessing(cfg: dict, model: str) -> dict:
+    "What `model` of `cfg` reads, and how: image side and normalization, the tokenizer's folder, text length and fields."
+    tower = cfg[side_of(model)]
+    v = lookup(tower['vision'], 'vision')
+    return {'image_size': tower['image_size'] or v.image_size, 'image_mean': list(v.image_mean),
+            'image_std': list(v.image_std), 'image_fit': 'letterbox: RGB, the longer side scaled to image_size, '
+            'centred on black', 'tokenizer': tokenizer_dir('.', side_of(model)).name, 'max_length': tower['max_length'],
+            'text_fields': list(cfg['data']['text_fields'])}
+
+def portable_paths(run_dir, model: str) -> tuple:
+    "The weights and the description of `model` in `run_dir`: `<model>.safetensors`, `<model>.json`."
+    return Path(run_dir)/f'{model}.safetensors', Path(run_dir)/f'{model}.json'
+
+# %% ../nbs/07b_predict.ipynb #11d94678
+def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
+    "Write `state` (a `saved_state`) as `<model>.safetensors` and what rebuilds and feeds it as `<model>.json`, both in `run_dir`."
+    from safetensors.torch import save
+    import medpix_kd
+    weights, about = portable_paths(run_dir, model)
+    tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in state.items()}  # own storage each: safetensors refuses shared memory
+    atomic_write(weights, lambda f: f.write(save(tensors, metadata={'format': 'medpix_kd', 'model': model})))
+    write_json({'format': 'medpix_kd portable weights', 'format_version': PORTABLE_FORMAT, 'medpix_kd': medpix_kd.__version__,
+                'model': model, 'side': side_of(model), 'weights': weights.name,
+                'labels': {task: list(classes) for task, classes in TASKS.items()},
+                'preprocessing': preprocessing(cfg, model), **facts, 'config': cfg}, about)
+    return weights
+
+def write_portable(run_dir, cfg: dict = None) -> list:
+    "`save_portable` for each model whose best checkpoint (`<model>_best.pth`) `run_dir` holds; returns the weights written (`cfg`: the run's, else its `config.yaml`)."
+    from medpix_kd.config import load_config
+    from medpix_kd.run_folder import share_weights
+    run_dir, written = Path(run_dir), []
+    if cfg is None and (run_dir/'config.yaml').is_file(): cfg = load_config(run_dir/'config.yaml')
+    for model in MODELS:
+        path = run_dir/f'{model}_best.pth'
+        if not path.is_file(): continue
+        ckpt = load_checkpoint(path, 'train the run again to write it anew')
+        facts = {k: ckpt[k] for k in ('epoch', 'score') if k in ckpt}
+        source = (cfg or {}).get('teacher', {}).get('checkpoint') if model == 'teacher' else None
+        shared = Path(source).parent/'teacher.safetensors' if source else None
+        if shared and shared.is_file() and os.path.samefile(source, path):  # the teacher of another run: its weights, stored once
+            share_weights(shared, portable_paths(run_dir, model)[0])
+            write_json(read_json(portable_paths(shared.parent, model)[1]), portable_paths(run_dir, model)[1])
+            written.append(portable_paths(run_dir, model)[0])
+        else: written.append(save_portable(ckpt['state_dict'], ckpt['config'], model, run_dir, **facts))
+    return written
+
+# %% ../nbs/07b_predict.ipynb #6146ced4
+def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
+    "The model (in eval mode, on `device`), tokenizer and description that `save_portable` wrote for `model` in `run_dir`."
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    from medpix_kd.models import build_model
+    import medpix_kd
+    weights, about_path = portable_paths(run_dir, model)
+    for path in (weights, about_path):
+        if not path.is_file(): raise TrainingError(f"no {path.name} in {run_dir}: it holds no portable {model}")
+    about = read_json(about_path, 'train the run again, or write it anew with `medpix-kd convert`')
+    if about.get('format_version', 0) > PORTABLE_FORMAT:
+        raise TrainingError(f"{about_path} was written by medpix_kd {about.get('medpix_kd')} in portable format "
+                            f"{about['format_version']}; this medpix_kd ({medpix_kd.__version__}) reads format "
+                            f"{PORTABLE_FORMAT} and older: upgrade medpix_kd to load it")
+    try: state = load_file(weights)
+    except (SafetensorError, OSError) as e:
+        raise TrainingError(f"{weights} is damaged or cut short and cannot be read ({e}); train the run again, or "
+                            "write it anew with `medpix-kd convert`") from None
+    tokenizer = load_tokenizer(Path(run_dir)/about['preprocessing']['tokenizer'])
+    net = build_model(with_defaults(about['config']), about['side'], tokenizer)
+    try: net.load_saved_state(state)
+    except RuntimeError as e:
+        raise TrainingError(f"{weights} does not fit the {model} that {about_path.name} describes ({e}); it was "
+                            f"written by medpix_kd {about.get('medpix_kd')}, this is {medpix_kd.__version__}") from None
+    return net.to(device).eval(), tokenizer, about
+
+# %% ../nbs/07b_predict.ipynb #faaa017c
 class Predictor:
     "A trained model of a run with its own preprocessing: `predict(images, texts)` gives each input's classes and probabilities."
     def __init__(self, model, spec: InputSpec, text_fields, name: str = 'model', device='cpu'):
@@ -40,17 +122,20 @@ class Predictor:
     @classmethod
     def from_run(cls, run_dir, model: str = 'student', device='cpu') -> Predictor:
         "The best `model` ('student', 'teacher' or 'student_ce') of the run in `run_dir`, on `device`."
-        if model not in MODEL_FILES: raise ValueError(f"model {model!r}: expected one of {', '.join(MODEL_FILES)}")
-        path = Path(run_dir)/MODEL_FILES[model]
-        if not path.is_file():
-            what = ('trained no ce baseline (training.ce_baseline)' if model == 'student_ce' and (Path(run_dir)/'results.json').is_file()
+        if model not in MODELS: raise ValueError(f"model {model!r}: expected one of {', '.join(MODELS)}")
+        run_dir = Path(run_dir)
+        weights, finished = portable_paths(run_dir, model)[0], (run_dir/'results.json').is_file()
+        if not weights.is_file():
+            if finished and (run_dir/f'{model}_best.pth').is_file():
+                raise TrainingError(f"{run_dir} was trained by an earlier medpix_kd: it holds {model}_best.pth but no "
+                                    f"{weights.name}. Write its portable weights with `medpix-kd convert {run_dir}`")
+            what = ('trained no ce baseline (training.ce_baseline)' if model == 'student_ce' and finished
                     else 'has not finished training it')
-            raise TrainingError(f"{run_dir} holds no trained {model}: {path.name} is missing (the run {what})")
-        ckpt = load_checkpoint(path, 'train the run again to write it anew')  # read once: a teacher's file is large
-        saved = with_defaults(ckpt['config'])
-        net, tokenizer = load_trained_model(path, device, ckpt)
-        tower = saved['teacher' if model == 'teacher' else 'student']
-        return cls(net, input_spec(tower, [], tokenizer), saved['data']['text_fields'], f'{Path(run_dir).name}/{model}', device)
+            raise TrainingError(f"{run_dir} holds no trained {model}: {weights.name} is missing (the run {what})")
+        net, tokenizer, about = load_portable(run_dir, model, device)
+        p = about['preprocessing']
+        spec = InputSpec(tokenizer, p['max_length'], p['image_size'], tuple(p['image_mean']), tuple(p['image_std']))
+        return cls(net, spec, p['text_fields'], f'{run_dir.name}/{model}', device)
 
     def __repr__(self):
         return (f"Predictor({self.name}: {self.spec.image_size}px images, {self.spec.max_length} tokens of "

@@ -11,9 +11,9 @@ from .config import MedpixError, atomic_write, config_differences, load_config, 
 
 # %% auto #0
 __all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_save',
-           'strict_json', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'is_run_folder', 'run_state',
-           'nothing_to_resume', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights',
-           'load_trained_model', 'share_weights']
+           'strict_json', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'plain_values',
+           'convert_checkpoint', 'is_run_folder', 'run_state', 'nothing_to_resume', 'claim_run_dir', 'clear_run_dir',
+           'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -61,13 +61,38 @@ def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
         if 'weights only' not in str(e).lower(): raise TrainingError(f"{path} is damaged and cannot be read "
                                                                      f"({e}); {fix}") from None
         raise TrainingError(f"{path} holds Python objects beyond tensors and plain values, and loading it "
-                            "could run code; "
-                            "medpix_kd loads weights-only checkpoints only (checkpoints/last.pth files from "
-                            "before this check "
-                            f"need a fresh run)") from None
+                            "could run code, so medpix_kd refuses it. If it is a checkpoint of an earlier "
+                            "medpix_kd from a source you trust, convert it once with `medpix-kd convert "
+                            f"{path}` (the original is kept as {path.name}.pickle)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as e:
         raise TrainingError(f"{path} is damaged or cut short and cannot be read "
                             f"({str(e).splitlines()[0].split('. ')[0]}); {fix}") from None
+
+# %% ../nbs/06a_run_folder.ipynb #bb63e2c2
+def plain_values(obj):
+    "`obj` with numpy arrays as tensors (`uint32` widened to `int64`), numpy scalars as Python numbers and paths as strings: what `weights_only` loading reads."
+    import numpy as np, torch
+    if isinstance(obj, dict): return {plain_values(k): plain_values(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'): return type(obj)(plain_values(v) for v in obj)
+    if isinstance(obj, np.ndarray): return torch.from_numpy(obj.astype(np.int64) if obj.dtype == np.uint32 else obj.copy())
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, os.PathLike): return os.fspath(obj)
+    return obj
+
+def convert_checkpoint(path) -> Path:
+    "Rewrite the checkpoint at `path` so that it loads weights-only; returns the original, kept as `<name>.pickle`. It unpickles `path` in full: convert only files you trust."
+    import torch
+    path = Path(path)
+    if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
+    backup = path.with_name(f'{path.name}.pickle')
+    if backup.exists(): raise TrainingError(f"{backup} exists already (from an earlier conversion?); move it aside and "
+                                            "convert again")
+    try: obj = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e: raise TrainingError(f"{path} cannot be read ({type(e).__name__}: {e})") from None
+    shutil.copy2(path, backup)
+    atomic_save(plain_values(obj), path)
+    load_checkpoint(path, f'the conversion failed; the original is {backup}')
+    return backup
 
 # %% ../nbs/06a_run_folder.ipynb #7afb9667
 MARKER = '.medpix_kd_run'
@@ -120,7 +145,7 @@ def claim_run_dir(path, resume: bool | str = False) -> Path:
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
 RUN_OUTPUTS = ('config.yaml', 'results.json', 'MODEL_CARD.md', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
                'report.html',
-               '*_best.pth', '*_final.pth', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'checkpoints', '.*.tmp')
+               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'checkpoints', '.*.tmp')
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."

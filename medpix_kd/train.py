@@ -11,7 +11,7 @@ import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
 from .data import build_datasets, data_root, is_synthetic
-from .predict import write_model_card
+from .predict import write_model_card, write_portable
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
@@ -313,6 +313,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
+        write_portable(run.log_dir, cfg)  # <model>.safetensors and .json, for use outside training; before results.json marks the run finished
         write_json(results, run.log_dir/'results.json')
         write_model_card(run.log_dir)
         forget_progress(run.log_dir)
