@@ -22,7 +22,7 @@ from .bench import benchmark, format_report
 # %% auto #0
 __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
            'cmd_batch', 'cmd_fetch', 'cmd_bench', 'predictions_table', 'split_predictions', 'check_against_run',
-           'cmd_predict', 'model_card_line', 'build_parser', 'main']
+           'cmd_predict', 'model_card_line', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -211,6 +211,32 @@ def model_card_line(run_dir) -> str:
     return f"model card: {card}" if card.is_file() else f"no model card in {run_dir} (a run from before model cards)"
 
 
+# %% ../nbs/10_cli.ipynb #547f3930
+def cmd_export(args) -> int:
+    "Export a finished run's model and check it against PyTorch."
+    from medpix_kd.export import export_onnx
+    export_onnx(args.run_dir, args.out, args.model, args.data_root, args.samples, args.overwrite)
+    return 0
+
+# %% ../nbs/10_cli.ipynb #54826ddd
+def cmd_convert(args) -> int:
+    "Convert an earlier medpix_kd's checkpoints, and write a finished run's portable weights."
+    from medpix_kd.predict import write_model_card, write_portable
+    from medpix_kd.run_folder import TrainingError, convert_checkpoint, load_checkpoint
+    path = Path(args.path)
+    if not path.exists(): raise ConfigError(f"{path} does not exist; give a run folder or a .pth checkpoint")
+    files = [path] if path.is_file() else sorted([*path.glob('*.pth'), *path.glob('checkpoints/*.pth')])
+    if path.is_dir() and not is_run_folder(path): raise ConfigError(f"{path} is not a medpix_kd run folder")
+    for f in files:
+        try: load_checkpoint(f); print(f"{f}: loads as weights only already")
+        except TrainingError as e:
+            if 'medpix-kd convert' not in str(e): raise
+            print(f"{f}: converted (the original is {convert_checkpoint(f)})")
+    if path.is_dir() and (path/'results.json').is_file():
+        for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
+        if not (path/'MODEL_CARD.md').is_file(): print(f"{write_model_card(path)}: written")
+    return 0
+
 # %% ../nbs/10_cli.ipynb #a9c5c5ed
 def _add_run(sub):
     p = sub.add_parser('run', help='train a teacher and distil it into a student')
@@ -300,13 +326,31 @@ def _add_predict(sub):
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_predict)
 
+def _add_export(sub):
+    p = sub.add_parser('export', help="export a finished run's student as ONNX, checked against PyTorch and timed")
+    p.add_argument('run_dir', help='a finished run folder')
+    p.add_argument('--format', default='onnx', choices=['onnx'], help='export format (default: onnx)')
+    p.add_argument('--out', help='folder to write (default: RUN_DIR/onnx)')
+    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'], help='which of its models (default: student)')
+    p.add_argument('--data-root', help="the MedPix 2.0 folder for the parity check (default: the run's own data)")
+    p.add_argument('--samples', type=int, default=64, help='samples of the parity check (default: 64, test split first)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out folder')
+    p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    p.set_defaults(func=cmd_export)
+
+def _add_convert(sub):
+    p = sub.add_parser('convert', help="update an earlier medpix_kd's checkpoints and write a run's portable weights")
+    p.add_argument('path', help='a run folder, or one .pth checkpoint; pickles in it are unpickled in full: convert only files you trust')
+    p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    p.set_defaults(func=cmd_convert)
+
 # %% ../nbs/10_cli.ipynb #152fc212
 def build_parser() -> argparse.ArgumentParser:
     "The `medpix-kd` argument parser with all its subcommands."
     parser = argparse.ArgumentParser(prog='medpix-kd',
                                      description='Multimodal knowledge distillation on MedPix 2.0.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data, _add_predict): add(sub)
+    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data, _add_predict, _add_export, _add_convert): add(sub)
     return parser
 
 # %% ../nbs/10_cli.ipynb #8b3519b3

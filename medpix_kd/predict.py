@@ -214,7 +214,7 @@ def model_card(log_dir) -> str:
     git = prov.get('git')
     lines = [f"# Model card: {log_dir.name}", "",
              f"A multimodal classifier of MedPix 2.0 teaching-file images with their text: scan **modality** (CT or MR) "
-             f"and body **location** (5 classes). The distilled student (`student_best.pth`) is the model to use; it was "
+             f"and body **location** (5 classes). The distilled student (`student.safetensors`, described by `student.json`) is the model to use; it was "
              f"distilled with `{cfg['loss']['type']}` from the teacher beside it.", "",
              "## Intended use", "",
              "Research on multimodal classification and knowledge distillation on MedPix 2.0. **Not for clinical "
@@ -267,9 +267,11 @@ def model_card(log_dir) -> str:
     versions = ', '.join(f'{k} {v}' for k, v in (prov.get('versions') or {}).items())
     lines += ["## How to reproduce", "", f"medpix_kd at {commit}; {versions}. The config is `config.yaml` in this folder:", "",
               "```bash", f"medpix-kd run {log_dir.name}/config.yaml --set logging.log_dir=runs/{log_dir.name}-again", "```", "",
-              "## How to use", "", "```python", "from medpix_kd.predict import Predictor",
-              f"student = Predictor.from_run('{log_dir.name}')", "student.predict(['scan.png'], ['Axial CT of the chest ...'])",
-              "```", "", f"or `medpix-kd predict {log_dir.name} --image scan.png --text \"Axial CT of the chest ...\"`.", ""]
+              "## How to use", "", "```python", "import medpix_kd",
+              f"student = medpix_kd.Predictor.from_run('{log_dir.name}')", "student.predict(['scan.png'], ['Axial CT of the chest ...'])",
+              "```", "", f"or `medpix-kd predict {log_dir.name} --image scan.png --text \"Axial CT of the chest ...\"`. "
+              f"`medpix-kd export {log_dir.name} --format onnx` writes the student as ONNX (`{log_dir.name}/onnx/`: the graph, "
+              "its tokenizer, `preprocess.json` and this card), checked against PyTorch on the run's data and timed.", ""]
     return '\n'.join(lines)
 
 def write_model_card(log_dir) -> Path:

@@ -145,7 +145,7 @@ def claim_run_dir(path, resume: bool | str = False) -> Path:
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
 RUN_OUTPUTS = ('config.yaml', 'results.json', 'MODEL_CARD.md', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
                'report.html',
-               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'checkpoints', '.*.tmp')
+               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', 'checkpoints', '.*.tmp')
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
