@@ -205,8 +205,13 @@ class VisionEncoder(nn.Module):
         takes = inspect.signature(model.forward).parameters
         native = getattr(model.config, 'image_size', None)
         self.extra = {'interpolate_pos_encoding': True} if 'interpolate_pos_encoding' in takes and image_size and image_size != native else {}
-        self.channels_last = channels_last and _convolutional(model)
-        if self.channels_last: self.model.to(memory_format=torch.channels_last)
+        self.set_channels_last(channels_last)
+
+    def set_channels_last(self, on: bool) -> bool:
+        "Run channels-last (NHWC) if `on` and the backbone is convolutional, else channels-first; returns whether it now runs channels-last."
+        self.channels_last = bool(on) and _convolutional(self.model)
+        self.model.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        return self.channels_last
 
     def forward(self, pixel_values):
         if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)

@@ -13,7 +13,8 @@ from .config import ConfigError
 from .run_folder import TrainingError
 
 # %% auto #0
-__all__ = ['available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'machine', 'git_state', 'provenance']
+__all__ = ['ISA_FLAGS', 'available_devices', 'resolve_device', 'mixed_precision', 'make_accelerator', 'machine', 'cpu_build',
+           'build_line', 'git_state', 'provenance']
 
 # %% ../nbs/06b_devices.ipynb #22f15631
 def available_devices() -> list:
@@ -70,6 +71,28 @@ def machine() -> dict:
             'torch': torch.__version__, 'transformers': transformers.__version__,
             'python': platform.python_version()}
 
+# %% ../nbs/06b_devices.ipynb #f176550e
+ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'avx_vnni', 'amx_tile', 'amx_bf16')
+
+def cpu_build() -> dict:
+    "The CPU's instruction set extensions that matter for training, torch's CPU dispatch level, and its oneDNN, MKL and OpenMP versions."
+    import re
+    flags = None
+    if Path('/proc/cpuinfo').is_file():
+        line = next((l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('flags')), '')
+        have = set(line.split(':', 1)[-1].split())
+        flags = {f: f in have for f in ISA_FLAGS}
+    shown = torch.__config__.show()
+    find = lambda pattern: (m.group(1).strip() if (m := re.search(pattern, shown)) else None)
+    return {'isa': flags, 'torch_cpu_capability': torch.backends.cpu.get_cpu_capability(),
+            'onednn': find(r'MKL-DNN (v[\d.]+)'), 'mkl': find(r'Math Kernel Library Version ([\w.]+)'),
+            'openmp': find(r'OpenMP (\d+)'), 'threads': torch.get_num_threads()}
+
+def build_line(b: dict) -> str:
+    "`cpu_build` in one line: torch's kernel level, the extensions present, oneDNN and MKL, threads."
+    isa = ', '.join(f for f, on in (b.get('isa') or {}).items() if on) or 'unknown'
+    return f"{b.get('torch_cpu_capability')} kernels, ISA {isa}; oneDNN {b.get('onednn')}, MKL {b.get('mkl')}, {b.get('threads')} threads"
+
 # %% ../nbs/06b_devices.ipynb #59e2fc91
 def git_state(folder) -> dict | None:
     "The commit of the git checkout holding `folder` and whether its tracked files differ from it, or None outside one."
@@ -91,4 +114,4 @@ def provenance() -> dict:
             'versions': {'medpix_kd': medpix_kd.__version__, 'torch': here['torch'],
                          'transformers': here['transformers'], 'accelerate': accelerate.__version__,
                          'python': here['python']},
-            'machine': {k: here[k] for k in ('cpu', 'cores', 'torch_threads', 'gpu')}}
+            'machine': {k: here[k] for k in ('cpu', 'cores', 'torch_threads', 'gpu')} | {'build': cpu_build()}}

@@ -65,7 +65,7 @@ class Trainee(nn.Module):
 
 # %% ../nbs/07_engine.ipynb #e3fe44b3
 def make_optimizer(trainee: Trainee, lr: float, cfg: dict, steps: int):
-    "AdamW over the trainee's trainable parameters, and a warm-up + cosine schedule over `steps` optimizer steps."
+    "AdamW (fused: one kernel for all parameters) over the trainee's trainable parameters, and a warm-up + cosine schedule over `steps` optimizer steps."
     from transformers import get_cosine_schedule_with_warmup
     training = cfg['training']
     backbone = {id(p) for m in (trainee.model.vision, trainee.model.text) for p in m.parameters()}
@@ -73,7 +73,8 @@ def make_optimizer(trainee: Trainee, lr: float, cfg: dict, steps: int):
     groups = [{'params': [p for p in trainable if id(p) in backbone],
                'lr': lr * training['backbone_lr_scale']},
               {'params': [p for p in trainable if id(p) not in backbone], 'lr': lr}]
-    opt = torch.optim.AdamW([g for g in groups if g['params']], lr=lr, weight_decay=training['weight_decay'])
+    fused = tuple(int(v) for v in torch.__version__.split('.')[:2]) >= (2, 4)  # CPU kernels since torch 2.4; CUDA ones before
+    opt = torch.optim.AdamW([g for g in groups if g['params']], lr=lr, weight_decay=training['weight_decay'], fused=fused)
     return opt, get_cosine_schedule_with_warmup(opt, math.ceil(training['warmup_ratio'] * steps),
                                                 max(steps, 1))
 

@@ -336,11 +336,13 @@ def _commit(git) -> str:
 
 def provenance_table(res: dict) -> pd.DataFrame:
     "What produced the run of results `res`: code, versions, date, machine, data and wall time per stage ('–' where a run predates a record)."
+    from medpix_kd.devices import build_line  # here: devices loads torch and Accelerate
     p = res.get('provenance') or {}
     m, data = p.get('machine') or {}, p.get('data') or {}
     rows = {'date': p.get('date', '–'), 'medpix_kd commit': _commit(p['git']) if 'git' in p else '–',
             **{f'{k} version': v for k, v in (p.get('versions') or {}).items()},
             'CPU': m.get('cpu', '–'), 'cores / torch threads': f"{m['cores']} / {m['torch_threads']}" if m else '–',
+            'CPU build': build_line(m['build']) if m.get('build') else '–',
             'GPU': (m.get('gpu') or 'none') if m else '–', 'device': res.get('device', '–'),
             'mixed precision': res.get('mixed_precision', '–'), 'processes': res.get('processes', '–'),
             'run folder': ((res.get('config') or {}).get('logging') or {}).get('log_dir', '–'),
