@@ -21,9 +21,9 @@ from .train import build_stage_model, frozen, new_student_stage, new_teacher_sta
 
 # %% auto #0
 __all__ = ['FAMILIES', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops',
-           'op_family', 'FirstBatches', 'native_stderr_quiet', 'profile_steps', 'other_layout', 'bench_data',
-           'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of', 'format_report',
-           'profile_table']
+           'op_family', 'FirstBatches', 'native_stderr_quiet', 'profile_steps', 'other_layout', 'ms_without_onednn',
+           'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of',
+           'format_report', 'profile_table']
 
 # %% ../nbs/09a_bench.ipynb #6ae9733a
 def matmul_gflops(dtype=torch.float32, n: int = 2048, device='cpu', min_time: float = 1.0) -> float:
@@ -153,6 +153,14 @@ def other_layout(stage, loader, accelerator, cfg: dict) -> dict | None:
     finally: vision.set_channels_last(was)
     return timing | {'layout': 'channels-first' if was else 'channels-last'}
 
+def ms_without_onednn(stage, loader, accelerator, cfg: dict) -> float | None:
+    "Milliseconds per step of an epoch of `stage` with oneDNN (MKL-DNN) switched off, so that convolutions take torch's own CPU kernels; None off the CPU or where torch has no oneDNN."
+    if accelerator.device.type != 'cpu' or not torch.backends.mkldnn.is_available(): return None
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='TF32 acceleration on top of oneDNN')  # said by torch when the flags are set
+        with torch.backends.mkldnn.flags(enabled=False): return time_epoch(stage, loader, accelerator, cfg)['ms_per_step']
+
 # %% ../nbs/09a_bench.ipynb #6496cd7e
 def bench_data(cfg: dict, naive_samples: int, log=print) -> tuple:
     "`cfg`'s training and dev splits, and the figures of the data pipeline: build time, cached and naive throughput."
@@ -180,10 +188,12 @@ def bench_teacher(run: Run, log=print) -> tuple:
         fp32 = time_epoch(stage, loader(1), acc, cfg)
         bf16 = time_epoch(stage, loader(2), acc, cfg, torch.bfloat16)
         other = other_layout(stage, loader(4), acc, cfg)
+        native = ms_without_onednn(stage, loader(6), acc, cfg)
         profile = profile_steps(stage, loader(5), acc, cfg)
     figures = fp32 | {'flops_per_step': step_flops(stage, next(iter(loader(3)))),
                       'first_epoch_s': first['epoch_s'],
-                      'bf16_ms_per_step': bf16['ms_per_step'], 'other_layout': other, 'profile': profile}
+                      'bf16_ms_per_step': bf16['ms_per_step'], 'other_layout': other,
+                      'no_onednn_ms_per_step': native, 'profile': profile}
     log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then "
         f"{fp32['ms_per_step']:.1f} ms/step fp32, "
         f"{bf16['ms_per_step']:.1f} ms/step bf16 autocast" + (f", {other['ms_per_step']:.1f} ms/step {other['layout']}" if other else ''))
@@ -201,7 +211,8 @@ def bench_students(run: Run, teacher, log=print) -> dict:
         timing = time_epoch(stage, loader(0), acc, run.cfg)
         batch = next(iter(loader(1)))
         if settings: timing |= {'bf16_ms_per_step': time_epoch(stage, loader(2), acc, run.cfg, torch.bfloat16)['ms_per_step'],
-                                'other_layout': other_layout(stage, loader(3), acc, run.cfg)}
+                                'other_layout': other_layout(stage, loader(3), acc, run.cfg),
+                                'no_onednn_ms_per_step': ms_without_onednn(stage, loader(5), acc, run.cfg)}
         return timing | {'flops_per_step': step_flops(stage, batch), 'profile': profile_steps(stage, loader(4), acc, run.cfg),
                          'targets_s': run.timings['teacher_cache_s']}
     kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(run.datasets['train']))
@@ -300,6 +311,7 @@ def format_report(report: dict) -> str:
                 f"of fp32 ceiling, data wait {100 * s['data_wait_share']:.1f}%")
         if 'bf16_ms_per_step' in s: note += f"; bf16 autocast {s['bf16_ms_per_step']:.1f} ms/step"
         if s.get('other_layout'): note += f"; {s['other_layout']['layout']} {s['other_layout']['ms_per_step']:.1f} ms/step"
+        if s.get('no_onednn_ms_per_step'): note += f"; without oneDNN {s['no_onednn_ms_per_step']:.1f} ms/step"
         if name == 'teacher': note += f"; first epoch {s['first_epoch_s']:.1f} s"
         rows.append((f'step: {name}', f"{s['ms_per_step']:.1f}", 'ms/step', note))
     rows += [(f"latency: {k.replace('_ms_per_sample_', ' ')}", f'{v:.2f}', 'ms/sample', '') for k, v in report['latency_ms'].items()]
