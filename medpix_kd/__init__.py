@@ -13,3 +13,7 @@ def __getattr__(name):
         from medpix_kd.predict import Predictor
         return Predictor
     raise AttributeError(f"module 'medpix_kd' has no attribute {name!r}")
+
+def __dir__():
+    "What `dir(medpix_kd)` and tab completion show: the module's names and `Predictor`."
+    return sorted([*globals(), 'Predictor'])

@@ -102,8 +102,8 @@ def step_flops(stage, batch) -> int:
 # %% ../nbs/09a_bench.ipynb #061059d8
 FAMILIES = {'convolution': r'conv',
             'matmul and attention': r'(^|::)(mm|addmm|bmm|baddbmm|matmul|linear)$|scaled_dot_product|attention',
-            'normalization': r'norm',
-            'optimizer': r'Optimizer\.|adam',
+            'normalization': r'(batch|layer|group|instance)_norm',
+            'optimizer': r'Optimizer\.|adam|clip_grad|_foreach_norm',
             'data loading': r'DataLoader',
             'copies and layout': r'copy|clone|contiguous|index_select|(^|::)(cat|stack|fill_|zero_|empty|empty_strided|'
                                  r'as_strided|constant_pad_nd|flip)$'}
@@ -140,17 +140,24 @@ def profile_steps(stage, loader, accelerator, cfg: dict, steps: int = 8, top: in
     families = dict.fromkeys([*FAMILIES, 'other'], 0.0)
     for name, t in ops.items(): families[op_family(name)] += t / total
     ranked = sorted(ops.items(), key=lambda kv: -kv[1])[:top]
-    return {'steps': steps, 'families': families,
+    return {'steps': min(steps, len(loader)), 'families': families,
             'top': [{'op': name, 'share': t / total, 'family': op_family(name)} for name, t in ranked]}
 
 # %% ../nbs/09a_bench.ipynb #d2804f62
+def _state_like_params(optimizer):
+    "Give each optimizer state tensor its parameter's memory layout (the fused AdamW kernel walks them in step by raw storage)."
+    for p, state in optimizer.state.items():
+        for k, v in state.items():
+            if torch.is_tensor(v) and v.shape == p.shape: state[k] = torch.empty_like(p).copy_(v)
+
 def other_layout(stage, loader, accelerator, cfg: dict) -> dict | None:
     "An epoch of `stage` timed with its image backbone in the other memory layout (channels-first if it runs channels-last, and back); None if it has no convolutions."
     vision = accelerator.unwrap_model(stage.trainee).model.vision
     was = vision.channels_last
     if vision.set_channels_last(not was) == was: return None
+    _state_like_params(stage.optimizer)
     try: timing = time_epoch(stage, loader, accelerator, cfg)
-    finally: vision.set_channels_last(was)
+    finally: vision.set_channels_last(was); _state_like_params(stage.optimizer)
     return timing | {'layout': 'channels-first' if was else 'channels-last'}
 
 def ms_without_onednn(stage, loader, accelerator, cfg: dict) -> float | None:

@@ -222,19 +222,21 @@ def cmd_export(args) -> int:
 def cmd_convert(args) -> int:
     "Convert an earlier medpix_kd's checkpoints, and write a finished run's portable weights."
     from medpix_kd.predict import write_model_card, write_portable
-    from medpix_kd.run_folder import TrainingError, convert_checkpoint, load_checkpoint
+    import contextlib
+    from medpix_kd.run_folder import RunLock, TrainingError, convert_checkpoint, load_checkpoint
     path = Path(args.path)
     if not path.exists(): raise ConfigError(f"{path} does not exist; give a run folder or a .pth checkpoint")
     files = [path] if path.is_file() else sorted([*path.glob('*.pth'), *path.glob('checkpoints/*.pth')])
     if path.is_dir() and not is_run_folder(path): raise ConfigError(f"{path} is not a medpix_kd run folder")
-    for f in files:
-        try: load_checkpoint(f); print(f"{f}: loads as weights only already")
-        except TrainingError as e:
-            if 'medpix-kd convert' not in str(e): raise
-            print(f"{f}: converted (the original is {convert_checkpoint(f)})")
-    if path.is_dir() and (path/'results.json').is_file():
-        for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
-        if not (path/'MODEL_CARD.md').is_file(): print(f"{write_model_card(path)}: written")
+    with RunLock(path) if path.is_dir() else contextlib.nullcontext():  # no run may write here meanwhile
+        for f in files:
+            try: load_checkpoint(f); print(f"{f}: loads as weights only already")
+            except TrainingError as e:
+                if 'medpix-kd convert' not in str(e): raise
+                print(f"{f}: converted (the original is {convert_checkpoint(f)})")
+        if path.is_dir() and (path/'results.json').is_file():
+            for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
+            if not (path/'MODEL_CARD.md').is_file(): print(f"{write_model_card(path)}: written")
     return 0
 
 # %% ../nbs/10_cli.ipynb #a9c5c5ed
@@ -312,6 +314,13 @@ def _add_data(sub):
     p.set_defaults(func=cmd_data)
 
 # %% ../nbs/10_cli.ipynb #847086f8
+def _positive(text: str) -> int:
+    "An argparse type: a whole number of at least 1."
+    try: value = int(text)
+    except ValueError: value = 0
+    if value < 1: raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
 def _add_predict(sub):
     p = sub.add_parser('predict', help="predict with a finished run's student (or teacher) on images and texts, or a whole split")
     p.add_argument('run_dir', help='a finished run folder')
@@ -333,7 +342,7 @@ def _add_export(sub):
     p.add_argument('--out', help='folder to write (default: RUN_DIR/onnx)')
     p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'], help='which of its models (default: student)')
     p.add_argument('--data-root', help="the MedPix 2.0 folder for the parity check (default: the run's own data)")
-    p.add_argument('--samples', type=int, default=64, help='samples of the parity check (default: 64, test split first)')
+    p.add_argument('--samples', type=_positive, default=64, help='samples of the parity check (default: 64, test split first)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out folder')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_export)

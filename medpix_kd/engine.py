@@ -73,7 +73,9 @@ def make_optimizer(trainee: Trainee, lr: float, cfg: dict, steps: int):
     groups = [{'params': [p for p in trainable if id(p) in backbone],
                'lr': lr * training['backbone_lr_scale']},
               {'params': [p for p in trainable if id(p) not in backbone], 'lr': lr}]
-    fused = tuple(int(v) for v in torch.__version__.split('.')[:2]) >= (2, 4)  # CPU kernels since torch 2.4; CUDA ones before
+    version = tuple(int(v) for v in torch.__version__.split('+')[0].split('.')[:2])
+    device = cfg['device'] if cfg['device'] != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu')
+    fused = version >= (2, 4) and torch.device(device).type in ('cpu', 'cuda')  # fused CPU kernels came in torch 2.4; MPS and others step unfused
     opt = torch.optim.AdamW([g for g in groups if g['params']], lr=lr, weight_decay=training['weight_decay'], fused=fused)
     return opt, get_cosine_schedule_with_warmup(opt, math.ceil(training['warmup_ratio'] * steps),
                                                 max(steps, 1))

@@ -15,7 +15,7 @@ from .run_folder import TrainingError, read_json, write_json
 
 # %% auto #0
 __all__ = ['EXTRA', 'INPUTS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx', 'onnx_session',
-           'check_samples', 'parity', 'latency', 'latency_lines', 'preprocess_facts', 'export_onnx']
+           'check_samples', 'parity', 'latency', 'latency_lines', 'preprocess_facts', 'check_out', 'export_onnx']
 
 # %% ../nbs/07c_export.ipynb #9c77bbea
 class ExportError(MedpixError, RuntimeError):
@@ -28,6 +28,9 @@ def need_extra():
     missing = [m for m in EXTRA if importlib.util.find_spec(m) is None]
     if missing: raise ExportError(f"ONNX export needs {', '.join(missing)}, which the core install leaves out: "
                                   "pip install 'medpix_kd[export]'")
+    if tuple(int(v) for v in torch.__version__.split('+')[0].split('.')[:2]) < (2, 5):
+        raise ExportError(f"ONNX export needs torch 2.5 or later (its dynamo exporter with dynamic shapes); this is "
+                          f"torch {torch.__version__}")
 
 # %% ../nbs/07c_export.ipynb #9926c505
 INPUTS = ('pixel_values', 'input_ids', 'attention_mask')
@@ -148,6 +151,25 @@ def preprocess_facts(predictor: Predictor, run_dir) -> dict:
             'max_length': p['max_length'], 'text': f"the fields {' + '.join(p['text_fields'])} of a MedPix record, as the run read them",
             'text_fields': p['text_fields'], 'labels': about['labels']}
 
+def _umask() -> int:
+    "The process's file-creation mask."
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
+def check_out(out: Path, run_dir: Path, overwrite: bool):
+    "An `ExportError` unless `out` is new, or an earlier export (its `preprocess.json` says so) that `overwrite` may replace; never the run folder or a folder above it."
+    out, run_dir = Path(out).resolve(), Path(run_dir).resolve()
+    if out == run_dir or out in run_dir.parents:
+        raise ExportError(f"--out {out} is the run folder or holds it; the export goes into a folder of its own "
+                          f"(default: {run_dir/'onnx'})")
+    if not out.exists(): return
+    if not overwrite: raise ExportError(f"{out} already exists; choose another --out, or pass --overwrite to replace it")
+    about = out/'preprocess.json'
+    try: earlier = out.is_dir() and read_json(about).get('format') == 'onnx'
+    except (OSError, TrainingError): earlier = False
+    if not earlier: raise ExportError(f"{out} exists and is not an export of medpix_kd (no preprocess.json saying so); "
+                                      "--overwrite replaces only an earlier export: choose another --out")
+
 def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, samples: int = 64, overwrite: bool = False,
                 tolerance: float = 1e-4, log=print) -> dict:
     "Export `model` of the finished run `run_dir` to the folder `out` (default `<run_dir>/onnx`); check it against PyTorch and time both. Returns what `preprocess.json` holds."
@@ -156,8 +178,7 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
     need_extra()
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir/'onnx'
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out} already exists; choose another --out, or pass --overwrite to replace it")
+    check_out(out, run_dir, overwrite)
     predictor = Predictor.from_run(run_dir, model)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f'.{out.name}-', dir=out.parent))
@@ -178,8 +199,12 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
                  'model_card': 'MODEL_CARD.md'}
         write_json(facts, work/'preprocess.json')
         if (run_dir/'MODEL_CARD.md').is_file(): shutil.copyfile(run_dir/'MODEL_CARD.md', work/'MODEL_CARD.md')
-        if out.exists(): shutil.rmtree(out)
+        os.chmod(work, 0o777 & ~_umask())  # mkdtemp made it private; an export is for others to read
+        old = out.with_name(f'.{out.name}-replaced') if out.exists() else None
+        if old: shutil.rmtree(old, ignore_errors=True)  # left by an export killed at this point
+        if old: os.replace(out, old)  # the earlier export is kept until the new one is in place
         os.replace(work, out)
+        if old: shutil.rmtree(old)
     finally: shutil.rmtree(work, ignore_errors=True)
     log(f"{predictor.name} -> {out/onnx_file.name} ({(out/onnx_file.name).stat().st_size / 2**20:.1f} MiB, opset 18, "
         "dynamic batch and text length)")

@@ -79,7 +79,7 @@ def write_portable(run_dir, cfg: dict = None) -> list:
         facts = {k: ckpt[k] for k in ('epoch', 'score') if k in ckpt}
         source = (cfg or {}).get('teacher', {}).get('checkpoint') if model == 'teacher' else None
         shared = Path(source).parent/'teacher.safetensors' if source else None
-        if shared and shared.is_file() and os.path.samefile(source, path):  # the teacher of another run: its weights, stored once
+        if shared and shared.is_file() and Path(source).is_file() and os.path.samefile(source, path):  # the teacher of another run: its weights, stored once
             share_weights(shared, portable_paths(run_dir, model)[0])
             write_json(read_json(portable_paths(shared.parent, model)[1]), portable_paths(run_dir, model)[1])
             written.append(portable_paths(run_dir, model)[0])
@@ -97,7 +97,11 @@ def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
     for path in (weights, about_path):
         if not path.is_file(): raise TrainingError(f"no {path.name} in {run_dir}: it holds no portable {model}")
     about = read_json(about_path, 'train the run again, or write it anew with `medpix-kd convert`')
-    if about.get('format_version', 0) > PORTABLE_FORMAT:
+    if not isinstance(about, dict) or about.get('format') != 'medpix_kd portable weights' or not isinstance(about.get('format_version'), int) \
+            or not {'side', 'config', 'preprocessing'} <= set(about):
+        raise TrainingError(f"{about_path} is not a medpix_kd portable-weights description (its format, format_version, "
+                            "side, config or preprocessing is missing); write it anew with `medpix-kd convert`")
+    if about['format_version'] > PORTABLE_FORMAT:
         raise TrainingError(f"{about_path} was written by medpix_kd {about.get('medpix_kd')} in portable format "
                             f"{about['format_version']}; this medpix_kd ({medpix_kd.__version__}) reads format "
                             f"{PORTABLE_FORMAT} and older: upgrade medpix_kd to load it")

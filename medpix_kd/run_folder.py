@@ -89,9 +89,15 @@ def convert_checkpoint(path) -> Path:
                                             "convert again")
     try: obj = torch.load(path, map_location='cpu', weights_only=False)
     except Exception as e: raise TrainingError(f"{path} cannot be read ({type(e).__name__}: {e})") from None
+    import io
+    buffer = io.BytesIO()
+    try:  # first in memory: a file whose objects cannot be made plain is left as it was
+        torch.save(plain_values(obj), buffer); buffer.seek(0); torch.load(buffer, weights_only=True)
+    except Exception as e:
+        raise TrainingError(f"{path} holds objects that medpix_kd cannot turn into tensors and plain values "
+                            f"({str(e).splitlines()[0][:200]}); it was left as it was") from None
     shutil.copy2(path, backup)
-    atomic_save(plain_values(obj), path)
-    load_checkpoint(path, f'the conversion failed; the original is {backup}')
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
     return backup
 
 # %% ../nbs/06a_run_folder.ipynb #7afb9667
@@ -145,7 +151,7 @@ def claim_run_dir(path, resume: bool | str = False) -> Path:
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
 RUN_OUTPUTS = ('config.yaml', 'results.json', 'MODEL_CARD.md', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
                'report.html',
-               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', 'checkpoints', '.*.tmp')
+               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', '.onnx-*', 'checkpoints', '.*.tmp')
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
