@@ -8,14 +8,15 @@ import contextlib, importlib.util, logging, os, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch
-from .config import MedpixError
+from .config import MedpixError, text_table
 from .metrics import TASKS, timed_in_turn
 from .predict import Predictor
 from .run_folder import TrainingError, read_json, write_json
 
 # %% auto #0
-__all__ = ['EXTRA', 'INPUTS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx', 'onnx_session',
-           'check_samples', 'parity', 'latency', 'latency_lines', 'preprocess_facts', 'check_out', 'export_onnx']
+__all__ = ['EXTRA', 'OPSET', 'INPUTS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx',
+           'onnx_session', 'check_samples', 'parity', 'latency', 'latency_lines', 'preprocess_facts', 'check_out',
+           'export_onnx']
 
 # %% ../nbs/07c_export.ipynb #9c77bbea
 class ExportError(MedpixError, RuntimeError):
@@ -33,6 +34,7 @@ def need_extra():
                           f"torch {torch.__version__}")
 
 # %% ../nbs/07c_export.ipynb #9926c505
+OPSET = 18  # the ONNX opset written; ONNX Runtime 1.18 and later read it
 INPUTS = ('pixel_values', 'input_ids', 'attention_mask')
 OUTPUTS = tuple(f'logits_{task}' for task in TASKS)
 
@@ -54,7 +56,7 @@ def quiet_exporter():
     finally:
         for l, level in zip(loggers, levels): l.setLevel(level)
 
-def to_onnx(predictor: Predictor, path, opset: int = 18) -> Path:
+def to_onnx(predictor: Predictor, path, opset: int = OPSET) -> Path:
     "Export `predictor`'s model to the ONNX file `path`, with a dynamic batch axis and text length."
     need_extra()
     import warnings
@@ -131,15 +133,12 @@ def latency_lines(lat: dict, batch_sizes=(1, 32)) -> list:
     "`latency`'s figures as text lines: a row per batch size, median [IQR] ms per sample for each runtime."
     cell = lambda k: f"{lat['median'][k]:.3f} [{lat['iqr'][k]:.3f}]"
     rows = [['batch', 'pytorch eager', 'onnxruntime']] + [[str(b), cell(f'pytorch_batch{b}'), cell(f'onnxruntime_batch{b}')] for b in batch_sizes]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return text_table(rows, left=True).splitlines()
 
 # %% ../nbs/07c_export.ipynb #e8cc537e
-def preprocess_facts(predictor: Predictor, run_dir) -> dict:
-    "What `preprocess.json` says about turning an image and a text into the ONNX inputs, from the run's portable description."
-    from medpix_kd.predict import portable_paths
-    about = read_json(portable_paths(run_dir, predictor.name.rsplit('/', 1)[-1])[1])
-    p = about['preprocessing']
+def preprocess_facts(predictor: Predictor) -> dict:
+    "What `preprocess.json` says about turning an image and a text into the ONNX inputs, from the predictor's portable description."
+    p = predictor.about['preprocessing']
     return {'inputs': {'pixel_values': f"float32 (batch, 3, {p['image_size']}, {p['image_size']}): the image as RGB, "
                                        f"{p['image_fit']}, divided by 255, minus image_mean, divided by image_std, per channel",
                        'input_ids': "int64 (batch, tokens): the tokenizer in tokenizer/ on the text, truncated to max_length, "
@@ -149,7 +148,7 @@ def preprocess_facts(predictor: Predictor, run_dir) -> dict:
                         for name in OUTPUTS},
             'image_size': p['image_size'], 'image_mean': p['image_mean'], 'image_std': p['image_std'], 'image_fit': p['image_fit'],
             'max_length': p['max_length'], 'text': f"the fields {' + '.join(p['text_fields'])} of a MedPix record, as the run read them",
-            'text_fields': p['text_fields'], 'labels': about['labels']}
+            'text_fields': p['text_fields'], 'labels': predictor.about['labels']}
 
 def _umask() -> int:
     "The process's file-creation mask."
@@ -194,7 +193,7 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
                               "classes differ; nothing was written")
         lat = latency(predictor, session, images, texts)
         facts = {'format': 'onnx', 'model': predictor.name, 'file': onnx_file.name, 'medpix_kd': medpix_kd.__version__,
-                 'torch': torch.__version__, 'opset': 18, **preprocess_facts(predictor, run_dir), 'parity': check,
+                 'torch': torch.__version__, 'opset': OPSET, **preprocess_facts(predictor), 'parity': check,
                  'latency_ms_per_sample': lat, 'machine': machine() | {'threads': torch.get_num_threads()},
                  'model_card': 'MODEL_CARD.md'}
         write_json(facts, work/'preprocess.json')
@@ -206,7 +205,7 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
         os.replace(work, out)
         if old: shutil.rmtree(old)
     finally: shutil.rmtree(work, ignore_errors=True)
-    log(f"{predictor.name} -> {out/onnx_file.name} ({(out/onnx_file.name).stat().st_size / 2**20:.1f} MiB, opset 18, "
+    log(f"{predictor.name} -> {out/onnx_file.name} ({(out/onnx_file.name).stat().st_size / 2**20:.1f} MiB, opset {OPSET}, "
         "dynamic batch and text length)")
     log(f"parity on {said}: max |logit difference| {check['max_abs_diff']:.1e} (tolerance {tolerance:.0e}); "
         "predicted classes identical")

@@ -120,8 +120,10 @@ def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
 # %% ../nbs/07b_predict.ipynb #faaa017c
 class Predictor:
     "A trained model of a run with its own preprocessing: `predict(images, texts)` gives each input's classes and probabilities."
-    def __init__(self, model, spec: InputSpec, text_fields, name: str = 'model', device='cpu'):
+    def __init__(self, model, spec: InputSpec, text_fields, name: str = 'model', device='cpu',
+                 about: dict = None):  # the `<model>.json` it was loaded with, if any
         self.model, self.spec, self.text_fields, self.name, self.device = model.eval(), spec, list(text_fields), name, torch.device(device)
+        self.about = about
 
     @classmethod
     def from_run(cls, run_dir, model: str = 'student', device='cpu') -> Predictor:
@@ -139,7 +141,7 @@ class Predictor:
         net, tokenizer, about = load_portable(run_dir, model, device)
         p = about['preprocessing']
         spec = InputSpec(tokenizer, p['max_length'], p['image_size'], tuple(p['image_mean']), tuple(p['image_std']))
-        return cls(net, spec, p['text_fields'], f'{run_dir.name}/{model}', device)
+        return cls(net, spec, p['text_fields'], f'{run_dir.name}/{model}', device, about)
 
     def __repr__(self):
         return (f"Predictor({self.name}: {self.spec.image_size}px images, {self.spec.max_length} tokens of "
