@@ -12,10 +12,10 @@ import yaml
 
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
-           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key',
-           'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean',
-           'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config',
-           'config_differences', 'atomic_write']
+           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'PRESETS', 'MedpixError', 'ConfigError',
+           'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table',
+           'check_value', 'did_you_mean', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml', 'preset_for',
+           'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -208,7 +208,7 @@ SCHEMA = {
     'fusion': FUSION_KEYS,
     'loss': LOSS_KEYS,
     'device': Key('auto', str, "`auto` (CUDA if present, else CPU), `cpu`, `cuda`, `cuda:N` or `mps`"),
-    'seed': Key(42, int, "seed of every random number generator of the run", low=0),
+    'seed': Key(42, int, "seed of every random number generator of the run", low=0, high=2**32 - 1),
 }
 
 # %% ../nbs/00_config.ipynb #51cf3885
@@ -347,13 +347,32 @@ def _merge(cfg: dict, user: dict, schema: dict, prefix=''):
         else: cfg[k] = check_value(schema[k], v, where)
     return cfg
 
+# %% ../nbs/00_config.ipynb #d9bb6739
+YAML_VALUES_MAX = 100_000  # a config holds a few hundred values; YAML aliases (`&a` ... `*a`) can make a few bytes mean billions
+
+def _yaml_values(node, sizes: dict) -> int:
+    "How many values the composed YAML `node` stands for once its aliases are expanded (`sizes`: memo by node)."
+    if id(node) in sizes: return sizes[id(node)]
+    children = node.value if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) else []
+    flat = [n for child in children for n in (child if isinstance(child, tuple) else (child,))]
+    sizes[id(node)] = 1 + sum(_yaml_values(n, sizes) for n in flat)
+    return sizes[id(node)]
+
+def safe_yaml(text: str, where: str):
+    "The YAML `text` (from `where`) as Python values, refused if its aliases expand it past `YAML_VALUES_MAX` values."
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None and (n := _yaml_values(node, {})) > YAML_VALUES_MAX:
+        raise ConfigError(f"{where}: its YAML aliases (&name ... *name) expand it to {n:,} values, and medpix_kd "
+                          f"reads at most {YAML_VALUES_MAX:,}; write the values out without aliases")
+    return yaml.safe_load(text)
+
 # %% ../nbs/00_config.ipynb #ed8131f4
 def parse_override(item: str):
     "Split `'a.b=value'` into the dotted key and its YAML-typed value."
     if not isinstance(item, str) or '=' not in item:
         raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. training.student_epochs=3")
     key, text = item.split('=', 1)
-    try: value = yaml.safe_load(text) if text.strip() else None
+    try: value = safe_yaml(text, f'override {item!r}') if text.strip() else None
     except yaml.YAMLError as e: raise ConfigError(f"override {item!r}: the value is not valid YAML "
                                                   f"({e.problem})") from None
     return key.strip(), value
@@ -434,7 +453,7 @@ def read_yaml(path):
         line = raw[:e.start].count(b'\n') + 1
         raise ConfigError(f"{path}, line {line}: not UTF-8 text (byte {raw[e.start]:#04x}); "
                           f"save the file as UTF-8") from None
-    try: data = yaml.safe_load(text)
+    try: data = safe_yaml(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         line = f", line {mark.line + 1}" if mark else ''
