@@ -4,26 +4,45 @@
 
 # %% ../nbs/06a_run_folder.ipynb #81fb40e0
 from __future__ import annotations
-import csv, datetime, json, math, os, pickle, shutil, socket, sys, zipfile
+import copy, csv, datetime, hashlib, importlib, json, math, os, shutil, socket, stat, sys
 from pathlib import Path
 from filelock import FileLock, Timeout
 from .config import MedpixError, atomic_write, config_differences, load_config, with_defaults
 
 # %% auto #0
-__all__ = ['MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError', 'atomic_save',
-           'strict_json', 'write_json', 'write_csv', 'read_json', 'load_checkpoint', 'plain_values',
-           'convert_checkpoint', 'is_run_folder', 'run_state', 'nothing_to_resume', 'claim_run_dir', 'clear_run_dir',
-           'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights']
+__all__ = ['LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError',
+           'atomic_save', 'strict_json', 'write_json', 'write_csv', 'read_json', 'is_legacy_value',
+           'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint', 'is_run_folder',
+           'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume', 'not_a_run_folder',
+           'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model',
+           'share_weights', 'file_sha256', 'check_sha256', 'follow_folder', 'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
     "A run that cannot start or cannot go on; the message says where and what to do."
 
 # %% ../nbs/06a_run_folder.ipynb #60f0dadc
+class _WriteErrors:
+    "A binary file that remembers the `OSError` of a failed write: `torch.save` reports one as a bare `RuntimeError`."
+    def __init__(self, f): self.f, self.error = f, None
+    def write(self, data):
+        try: n = self.f.write(data); self.f.flush(); return n  # flushed, so a full disk fails here and not in the C++ writer
+        except OSError as e: self.error = e; raise
+    def __getattr__(self, name): return getattr(self.f, name)
+
 def atomic_save(obj, path):
-    "`torch.save` `obj` to `path` atomically."
+    "`torch.save` `obj` to `path` atomically; a full disk is an `OSError` naming `path`."
     import torch  # here, not at the top: papermill's I/O handler reads run folders without loading torch
-    return atomic_write(path, lambda f: torch.save(obj, f))
+    def save(f):
+        out = _WriteErrors(f)
+        try: torch.save(obj, out)
+        except RuntimeError:
+            if out.error is None: raise
+            raise out.error from None
+    try: return atomic_write(path, save)
+    except OSError as e:
+        if e.filename: raise
+        raise OSError(e.errno, e.strerror, str(path)) from None  # the file's close can raise it again, without the name
 
 def strict_json(obj):
     "`obj` with numpy and torch scalars as Python numbers, and NaN or infinity as None: strict JSON has neither."
@@ -50,23 +69,42 @@ def read_json(path, fix: str = 'delete it and run again'):
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TrainingError(f"{path} is damaged and cannot be read ({e}); {fix}") from None
 
+# %% ../nbs/06a_run_folder.ipynb #9c7d9b79
+LEGACY_VALUES = ('numpy.ndarray', 'numpy.dtype', 'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct',
+                 'numpy.core.multiarray.scalar', 'numpy._core.multiarray.scalar',  # what numpy arrays and scalars pickle as
+                 'pathlib.PosixPath', 'pathlib.WindowsPath', 'pathlib.PurePosixPath', 'pathlib.PureWindowsPath')
+
+def is_legacy_value(name: str) -> bool:
+    "Whether the pickled global `name` only rebuilds a numpy array, scalar or dtype, or a path (no code of the file's choosing)."
+    return name in LEGACY_VALUES or (name.startswith('numpy.dtypes.') and name.endswith('DType'))
+
+def _damaged(path, e: BaseException, fix: str) -> TrainingError:
+    "The error for a checkpoint that cannot be parsed, with the first sentence of the parser's complaint."
+    said = (str(e).strip().splitlines() or [type(e).__name__])[0].split('. ')[0][:200]
+    return TrainingError(f"{path} is damaged or cut short and cannot be read ({said}); {fix}")
+
+def checkpoint_globals(path, fix: str = 'delete it and run again') -> list:
+    "The Python objects the checkpoint at `path` names beyond tensors and plain values, read without loading it."
+    import torch
+    path = Path(path)
+    if not path.is_file(): raise TrainingError(f"no checkpoint at {path}" + (' (it is not a regular file)' if path.exists() else ''))
+    try: return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception as e: raise _damaged(path, e, fix) from None
+
 # %% ../nbs/06a_run_folder.ipynb #ea4d7d84
 def load_checkpoint(path, fix: str = 'delete it and run again') -> dict:
     "The checkpoint at `path`, loaded as weights only, or a `TrainingError` naming the file and `fix`."
     import torch
-    path = Path(path)
-    if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
+    unsafe = checkpoint_globals(path, fix)
+    if unsafe and all(map(is_legacy_value, unsafe)):
+        raise TrainingError(f"{path} holds numpy values or paths, as checkpoints of earlier medpix_kd versions did. Convert it once with "
+                            f"`medpix-kd convert {path}`, which reads them without running any code (the original "
+                            f"is kept as {Path(path).name}.pickle)")
+    if unsafe:
+        raise TrainingError(f"{path} names Python objects beyond tensors and plain values ({', '.join(unsafe[:3])}), and "
+                            "loading it could run code, so medpix_kd refuses it; it was left as it was")
     try: return torch.load(path, map_location='cpu', weights_only=True)  # moved later: map_location rejects e.g. 'cpu:0'
-    except pickle.UnpicklingError as e:
-        if 'weights only' not in str(e).lower(): raise TrainingError(f"{path} is damaged and cannot be read "
-                                                                     f"({e}); {fix}") from None
-        raise TrainingError(f"{path} holds Python objects beyond tensors and plain values, and loading it "
-                            "could run code, so medpix_kd refuses it. If it is a checkpoint of an earlier "
-                            "medpix_kd from a source you trust, convert it once with `medpix-kd convert "
-                            f"{path}` (the original is kept as {path.name}.pickle)") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise TrainingError(f"{path} is damaged or cut short and cannot be read "
-                            f"({str(e).splitlines()[0].split('. ')[0]}); {fix}") from None
+    except Exception as e: raise _damaged(path, e, fix) from None
 
 # %% ../nbs/06a_run_folder.ipynb #bb63e2c2
 def plain_values(obj):
@@ -79,16 +117,40 @@ def plain_values(obj):
     if isinstance(obj, os.PathLike): return os.fspath(obj)
     return obj
 
-def convert_checkpoint(path) -> Path:
-    "Rewrite the checkpoint at `path` so that it loads weights-only; returns the original, kept as `<name>.pickle`. It unpickles `path` in full: convert only files you trust."
+def _legacy_global(name: str):
+    "The numpy object the pickled global `name` stands for (`is_legacy_value` names only)."
+    module, attr = name.rsplit('.', 1)
+    return getattr(importlib.import_module(module), attr)
+
+def _read_legacy(path: Path, unsafe: list, trust_pickle: bool):
+    "The objects in the checkpoint `path` that names the globals `unsafe`: numpy ones read without running code; others only when `trust_pickle`."
+    import torch
+    beyond = [g for g in unsafe if not is_legacy_value(g)]
+    if beyond and not trust_pickle:
+        raise TrainingError(f"{path} names Python objects beyond tensors, plain values, numpy arrays and paths "
+                            f"({', '.join(beyond[:3])}). Unpickling it runs whatever code they name, so medpix_kd did not "
+                            "load it, and it was left as it was. Convert it only if you made it yourself or trust its "
+                            f"source as you would a program: `medpix-kd convert {path} --trust-pickle`")
+    try:
+        if beyond: return torch.load(path, map_location='cpu', weights_only=False)  # trusted by the caller, explicitly
+        import numpy as np
+        dtypes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]  # built by numpy.dtype, not named
+        with torch.serialization.safe_globals([_legacy_global(g) for g in unsafe] + dtypes):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise _damaged(path, e, 'it was left as it was') from None
+
+def convert_checkpoint(path,
+                       trust_pickle: bool = False, # also unpickle objects that could run code (a file you made or trust)
+                      ) -> Path:
+    "Rewrite the checkpoint at `path` so that it loads weights-only; returns the original, kept as `<name>.pickle`."
     import torch
     path = Path(path)
-    if not path.is_file(): raise TrainingError(f"no checkpoint at {path}")
+    unsafe = checkpoint_globals(path, 'it was left as it was')
+    if not unsafe: raise TrainingError(f"{path} loads as weights only already; there is nothing to convert")
     backup = path.with_name(f'{path.name}.pickle')
     if backup.exists(): raise TrainingError(f"{backup} exists already (from an earlier conversion?); move it aside and "
                                             "convert again")
-    try: obj = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e: raise TrainingError(f"{path} cannot be read ({type(e).__name__}: {e})") from None
+    obj = _read_legacy(path, unsafe, trust_pickle)
     import io
     buffer = io.BytesIO()
     try:  # first in memory: a file whose objects cannot be made plain is left as it was
@@ -108,10 +170,18 @@ REPORT_FILES = ('report.ipynb', 'report.html')  # papermill creates the report i
 
 # %% ../nbs/06a_run_folder.ipynb #2ba51b30
 def is_run_folder(path) -> bool:
-    "Whether `path` is a medpix_kd run folder: marked, or laid out like a run from before the marker."
+    "Whether `path` is a medpix_kd run folder: it holds the marker a run writes when it claims a folder."
+    return (Path(path)/MARKER).is_file()
+
+def looks_like_earlier_run(path) -> bool:
+    "Whether the unmarked folder `path` is laid out like a run of medpix_kd from before the marker (a guess: only `medpix-kd convert` acts on it, when asked)."
     path = Path(path)
-    if (path/MARKER).is_file(): return True
     return (path/'config.yaml').is_file() and any((path/f).is_file() for f in ('results.json', 'checkpoints/last.pth', 'teacher_best.pth'))
+
+def mark_run_folder(path) -> Path:
+    "Write the marker into `path`, making it a run folder; returns `path`."
+    write_json({'created': datetime.datetime.now().isoformat(timespec='seconds'), 'by': 'medpix_kd'}, Path(path)/MARKER)
+    return Path(path)
 
 def run_state(path) -> str:
     "'finished', 'unfinished' (a checkpoint, no results), or 'new' (nothing trained yet) for the run folder `path`."
@@ -127,6 +197,15 @@ def nothing_to_resume(log_dir) -> TrainingError:
                          "logging.log_dir; to start a new run there, leave out --resume (or pass "
                          "--resume-or-start)")
 
+def not_a_run_folder(path, foreign: list) -> TrainingError:
+    "The refusal of a folder that holds the files `foreign` and no marker."
+    held = ', '.join(foreign[:3]) + (', ...' if len(foreign) > 3 else '')
+    earlier = (f" It is laid out like a run of an earlier medpix_kd; if it is one, mark it once with `medpix-kd convert "
+               f"{path}`." if looks_like_earlier_run(path) else '')
+    return TrainingError(f"{path} exists and is not a medpix_kd run folder (it holds {held} and no {MARKER} marker); runs "
+                         f"go into new or empty folders only, so nothing of yours is overwritten.{earlier} Otherwise "
+                         "choose another logging.log_dir")
+
 def claim_run_dir(path, resume: bool | str = False) -> Path:
     "Make `path` a run folder (created if needed), or a `TrainingError` if it holds others' files or `resume` finds no run."
     path = Path(path)
@@ -135,23 +214,15 @@ def claim_run_dir(path, resume: bool | str = False) -> Path:
     if resume is True and run_state(path) == 'new': raise nothing_to_resume(path)  # before a mistyped folder is made a run folder
     if path.is_dir() and not is_run_folder(path):
         foreign = sorted(p.name for p in path.iterdir() if p.name not in REPORT_FILES)
-        if foreign:
-            raise TrainingError(f"{path} exists and is not a medpix_kd run folder (it holds "
-                                f"{', '.join(foreign[:3])}"
-                                f"{', ...' if len(foreign) > 3 else ''} and no {MARKER} marker); runs go "
-                                "into new or empty "
-                                "folders only, so nothing of yours is overwritten. Choose another "
-                                "logging.log_dir")
+        if foreign: raise not_a_run_folder(path, foreign)
     path.mkdir(parents=True, exist_ok=True)
-    if not (path/MARKER).is_file():
-        write_json({'created': datetime.datetime.now().isoformat(timespec='seconds'), 'by': 'medpix_kd'},
-                   path/MARKER)
+    if not (path/MARKER).is_file(): mark_run_folder(path)
     return path
 
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
 RUN_OUTPUTS = ('config.yaml', 'results.json', 'MODEL_CARD.md', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
                'report.html',
-               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', '.onnx-*', 'checkpoints', '.*.tmp')
+               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', '.onnx-*', 'checkpoints', 'teacher_source.json', '.*.tmp')
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
@@ -186,13 +257,27 @@ RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_bat
 def _check_resumable(log_dir: Path, cfg: dict):
     "A `TrainingError` if `cfg` differs from the config `log_dir` was started with, beyond `RESUME_MAY_CHANGE`."
     saved = log_dir/'config.yaml'
-    changed = [k for k in config_differences(load_config(saved), cfg) if k not in RESUME_MAY_CHANGE] if saved.is_file() else []
+    changed = [k for k in config_differences(follow_folder(load_config(saved), log_dir), cfg) if k not in RESUME_MAY_CHANGE] if saved.is_file() else []
     if changed:
         raise TrainingError(f"cannot resume {log_dir}: its run was started with a config that differs in "
                             f"{', '.join(changed)}. "
                             f"Resume it with its own config (medpix-kd run {saved} --resume), or start a new "
                             "run in another "
                             f"logging.log_dir")
+
+# %% ../nbs/06a_run_folder.ipynb #4f54802e
+def _check_teacher_outlives(log_dir: Path, cfg: dict):
+    "A `TrainingError` if clearing `log_dir` would delete the teacher that `cfg` distils from, or if that teacher is gone."
+    source = cfg['teacher']['checkpoint']
+    if not source: return
+    mine = log_dir/'teacher_best.pth'
+    last = f" Its own {mine} may be the last copy of that teacher: copy it out and point teacher.checkpoint at the copy." if mine.is_file() else ''
+    if not Path(source).is_file():
+        raise TrainingError(f"teacher.checkpoint {source} does not exist, so the run could not start again once "
+                            f"--overwrite had cleared {log_dir}; nothing was cleared.{last}")
+    if Path(source).resolve().parent == log_dir.resolve():
+        raise TrainingError(f"teacher.checkpoint {source} lies in {log_dir}, which --overwrite clears; nothing was "
+                            "cleared. Copy it out first and point teacher.checkpoint at the copy")
 
 # %% ../nbs/06a_run_folder.ipynb #dc645ffa
 def prepare_run_dir(cfg: dict,
@@ -204,7 +289,7 @@ def prepare_run_dir(cfg: dict,
     if resume and overwrite: raise TrainingError("choose one of --resume and --overwrite")
     state = run_state(log_dir)
     claim_run_dir(log_dir, resume)
-    if overwrite: clear_run_dir(log_dir)
+    if overwrite: _check_teacher_outlives(log_dir, cfg); clear_run_dir(log_dir)
     elif state != 'new' and not resume:
         raise TrainingError(f"{log_dir} already holds "
                             f"{'a finished' if state == 'finished' else 'an unfinished'} run. Continue it "
@@ -243,5 +328,48 @@ def share_weights(source, target) -> bool:
     except OSError as e:
         print(f"{target}: cannot hard-link to {source} ({e.strerror}); storing a copy", file=sys.stderr)
         shutil.copyfile(source, partial); linked = False
+    os.chmod(partial, 0o444)  # read-only under every name: a shared file is never written in place
     os.replace(partial, target)
     return linked
+
+def file_sha256(path) -> str:
+    "The SHA-256 of the file at `path`, in hex."
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
+    return digest.hexdigest()
+
+def check_sha256(path, expected: str, what: str):
+    "A `TrainingError` unless the file at `path` has the SHA-256 `expected`; `what` says where that was recorded."
+    if (found := file_sha256(path)) != expected:
+        raise TrainingError(f"{path} has changed since {what} recorded it (SHA-256 {found[:12]}..., recorded "
+                            f"{expected[:12]}...): it was written in place or replaced, so it is no longer the model "
+                            "this run was trained and evaluated with. Restore it, or train the run again")
+
+# %% ../nbs/06a_run_folder.ipynb #d6a45f8f
+def follow_folder(saved: dict, folder) -> dict:
+    "The config `saved` in a run folder, followed to where that folder is now (`folder`): its log_dir and a sibling run's teacher."
+    cfg, folder = copy.deepcopy(saved), Path(folder)
+    was = Path(os.path.normpath(saved['logging']['log_dir']))
+    cfg['logging']['log_dir'] = str(folder)
+    teacher = saved['teacher']['checkpoint']
+    if teacher and Path(os.path.normpath(teacher)).parent.parent == was.parent and was != Path(os.path.normpath(folder)):
+        cfg['teacher']['checkpoint'] = str(folder.parent/Path(teacher).parent.name/Path(teacher).name)
+    return cfg
+
+# %% ../nbs/06a_run_folder.ipynb #77c8ea36
+def check_output_file(out, overwrite: bool, ours, kind: str, option: str = '--out'):
+    "A `TrainingError` unless the file `out` may be written: outside every run folder, new, or (with `overwrite`) a regular file that `ours(path)` recognises as a `kind`."
+    out = Path(out)
+    run = next((d for d in Path(os.path.abspath(out)).parents if is_run_folder(d)), None)
+    if run is not None:
+        raise TrainingError(f"{option} {out} lies in the run folder {run}, whose files are the run's own; write it "
+                            "outside the run folder")
+    if not os.path.lexists(out): return
+    if not overwrite: raise TrainingError(f"{out} already exists; choose another {option}, or pass --overwrite to replace it")
+    if out.is_symlink() or not out.is_file():
+        raise TrainingError(f"{option} {out} is not a regular file (a folder, link, device or pipe); --overwrite replaces "
+                            f"only a {kind} written before: choose another {option}")
+    if not ours(out):
+        raise TrainingError(f"{option} {out} is not a {kind}; --overwrite replaces only a {kind} written before: choose "
+                            f"another {option}")
