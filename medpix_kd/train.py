@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #67881f89
 from __future__ import annotations
-import contextlib, re, time
+import contextlib, re, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,16 +18,17 @@ from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .intervals import bootstrap, frame_models, majority_floor, paired_gain, predictions_frame, write_predictions
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
-                                  run_state, save_weights, share_weights, write_json)
+                                  run_state, save_weights, share_weights, write_json, check_sha256,
+                                  file_sha256, follow_folder)
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['BOOTSTRAP', 'MODALITY_WORDS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'load_teacher_checkpoint',
-           'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets', 'inherit_vision',
-           'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty', 'data_facts',
-           'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
+__all__ = ['TEACHER_SOURCE', 'BOOTSTRAP', 'MODALITY_WORDS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'adopt_teacher',
+           'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets',
+           'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty',
+           'data_facts', 'followed_teacher', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -56,6 +57,21 @@ def frozen(model, device):
     model.to(device).eval()
     for p in model.parameters(): p.requires_grad_(False)
     return model
+
+TEACHER_SOURCE = 'teacher_source.json'  # where a run that distils another run's teacher records it
+
+def adopt_teacher(log_dir: Path, source) -> dict:
+    "Make the teacher at `source` this run's own `teacher_best.pth` (one file, read-only), recorded with its SHA-256; a run that adopted one already checks its copy instead."
+    own, record_path = log_dir/'teacher_best.pth', log_dir/TEACHER_SOURCE
+    if record_path.is_file() and own.is_file():  # resumed: the run's own copy, never the path it came from
+        record = read_json(record_path, 'train the run again')
+        check_sha256(own, record['sha256'], record_path.name)
+        return record
+    record = {'checkpoint': str(source), 'sha256': file_sha256(source)}
+    share_weights(source, own)
+    check_sha256(own, record['sha256'], f'{source} was hashed')  # the source changed while it was linked
+    write_json(record, record_path)
+    return record
 
 def load_teacher_checkpoint(teacher, path, cfg):
     "Load a trained teacher's weights from `path`, checking it was built like `cfg`'s teacher."
@@ -90,8 +106,9 @@ def teacher_stage(run: Run, tokenizer, state=None):
     cfg, acc = run.cfg, run.accelerator
     teacher = build_stage_model(cfg, 'teacher', tokenizer)
     if cfg['teacher']['checkpoint']:
-        load_teacher_checkpoint(teacher, cfg['teacher']['checkpoint'], cfg)
-        if run.main: share_weights(cfg['teacher']['checkpoint'], run.log_dir/'teacher_best.pth')  # the run folder stays complete; the file is stored once
+        if run.main: adopt_teacher(run.log_dir, cfg['teacher']['checkpoint'])  # the run folder stays complete; the file stored once
+        acc.wait_for_everyone()
+        load_teacher_checkpoint(teacher, run.log_dir/'teacher_best.pth', cfg)
         return frozen(teacher, acc.device)
     if cfg['training']['teacher_epochs'] == 0:
         raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no "
@@ -237,6 +254,18 @@ def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
     run.timings['student_s'] = time.perf_counter() - start
     return finish(run, teacher, stage, begin, baseline)
 
+# %% ../nbs/07_train.ipynb #9a3588cb
+def followed_teacher(cfg: dict, log_dir: Path) -> dict:
+    "`cfg` with a moved or copied batch's teacher taken from the leader beside `log_dir` now (see `run_folder.follow_folder`)."
+    saved, source = log_dir/'config.yaml', cfg['teacher']['checkpoint']
+    if not source or not saved.is_file(): return cfg
+    written = load_config(saved)
+    followed = follow_folder(written, log_dir)['teacher']['checkpoint']
+    if source != written['teacher']['checkpoint'] or followed == source: return cfg  # set by the user, or not moved
+    print(f"{log_dir}: its batch was moved or copied, so its teacher is {followed} (its config.yaml says {source})",
+          file=sys.stderr)
+    return {**cfg, 'teacher': {**cfg['teacher'], 'checkpoint': followed}}
+
 # %% ../nbs/07_train.ipynb #34807f66
 def train(cfg: dict,
           resume: bool | str = False, # True: continue the interrupted run in `logging.log_dir`; 'or-start': continue it or start it
@@ -248,6 +277,7 @@ def train(cfg: dict,
     begin, acc = time.perf_counter(), make_accelerator(cfg)
     log_dir = Path(cfg['logging']['log_dir'])
     with RunLock(claim_run_dir(log_dir, resume)) if acc.is_main_process else contextlib.nullcontext():
+        cfg = followed_teacher(cfg, log_dir)
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
@@ -299,6 +329,10 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
         with without_memos(teacher), without_memos(student):
             latency = latency_table({'teacher': teacher, 'student': student}, run.datasets['dev'], acc.device,
                                     cfg['logging']['latency_batches'], cfg['logging']['latency_repeats'])
+    source, teacher_source = run.log_dir/TEACHER_SOURCE, None
+    if run.main and source.is_file():  # another run's teacher: still the file this run adopted, and said so in the results
+        teacher_source = read_json(source, 'train the run again')
+        check_sha256(run.log_dir/'teacher_best.pth', teacher_source['sha256'], source.name)
     run.timings['total_s'] = time.perf_counter() - begin
     results = {'config': cfg,
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
@@ -310,6 +344,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
                'provenance': provenance() | {'data': data_facts(cfg, run.datasets)}
+                             | ({'teacher_source': teacher_source} if teacher_source else {}),
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
