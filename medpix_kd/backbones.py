@@ -119,7 +119,7 @@ def _width(config) -> int:
 
 def _load_config(source: str):
     from transformers import AutoConfig
-    try: return AutoConfig.from_pretrained(source)
+    try: return AutoConfig.from_pretrained(source, trust_remote_code=False)  # never a folder's own code (see below)
     except (OSError, ValueError) as e: raise BackboneError(_cannot_load(source, e)) from None
 
 def _cannot_load(source, e) -> str:
@@ -141,7 +141,7 @@ def _external(source: str, kind: str) -> Backbone:
     if kind == 'text': return Backbone('text', source, _width(config))
     try:
         from transformers import AutoImageProcessor
-        proc = AutoImageProcessor.from_pretrained(source)
+        proc = AutoImageProcessor.from_pretrained(source, trust_remote_code=False)
         return Backbone('vision', source, _width(config), _input_side(proc), tuple(proc.image_mean), tuple(proc.image_std))
     except (OSError, ValueError, AttributeError):
         return Backbone('vision', source, _width(config), getattr(config, 'image_size', 224))
@@ -178,7 +178,7 @@ def load_model(b: Backbone, vocab_size: int = None, image_size: int = None):
     from transformers.utils import logging as hf_logging
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()  # we report what matters ourselves, below
-    try: model, info = AutoModel.from_pretrained(source, dtype=torch.float32, output_loading_info=True,
+    try: model, info = AutoModel.from_pretrained(source, dtype=torch.float32, output_loading_info=True, trust_remote_code=False,
                                                  **_init_kwargs(config))
     except (OSError, ValueError) as e: raise BackboneError(_cannot_load(source, e)) from None
     finally:
@@ -267,7 +267,7 @@ def train_wordpiece_tokenizer(texts,              # training texts
 def load_tokenizer(name_or_path):
     "The fast tokenizer of a hub id or local folder; offline failures say what to use instead."
     from transformers import AutoTokenizer
-    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
+    try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True, trust_remote_code=False)
     except OSError as e:
         raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: {e}\nOffline? Use a local folder, "
                         "the shipped MiniLM "
