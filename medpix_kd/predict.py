@@ -4,20 +4,21 @@
 
 # %% ../nbs/07b_predict.ipynb #e64d981a
 from __future__ import annotations
-import os
+import math, os
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .backbones import load_tokenizer, lookup, tokenizer_dir
-from .config import atomic_write, with_defaults
-from .data import DataError, InputSpec, _normalize, decode_image, letterbox, tokenize_texts
+from .backbones import BACKBONES, load_tokenizer, lookup, tokenizer_dir
+from .config import ConfigError, atomic_write, flat_config, load_config, with_defaults
+from .data import DataError, InputSpec, TEXT_FIELDS, _normalize, decode_image, letterbox, tokenize_texts
 from .metrics import TASKS
-from .run_folder import TrainingError, load_checkpoint, read_json, write_json
+from .run_folder import TrainingError, check_sha256, file_sha256, load_checkpoint, read_json, write_json
 
 # %% auto #0
-__all__ = ['PORTABLE_FORMAT', 'MODELS', 'model_image', 'side_of', 'preprocessing', 'portable_paths', 'save_portable',
-           'write_portable', 'load_portable', 'Predictor', 'error_clusters', 'model_card', 'write_model_card']
+__all__ = ['PORTABLE_FORMAT', 'MODELS', 'PREPROCESSING_RANGES', 'model_image', 'side_of', 'preprocessing', 'portable_paths',
+           'save_portable', 'write_portable', 'check_description', 'load_portable', 'Predictor', 'error_clusters',
+           'model_card', 'write_model_card']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -61,7 +62,7 @@ def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
     tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in state.items()}  # own storage each: safetensors refuses shared memory
     atomic_write(weights, lambda f: f.write(save(tensors, metadata={'format': 'medpix_kd', 'model': model})))
     write_json({'format': 'medpix_kd portable weights', 'format_version': PORTABLE_FORMAT, 'medpix_kd': medpix_kd.__version__,
-                'model': model, 'side': side_of(model), 'weights': weights.name,
+                'model': model, 'side': side_of(model), 'weights': weights.name, 'sha256': file_sha256(weights),
                 'labels': {task: list(classes) for task, classes in TASKS.items()},
                 'preprocessing': preprocessing(cfg, model), **facts, 'config': cfg}, about)
     return weights
@@ -86,30 +87,89 @@ def write_portable(run_dir, cfg: dict = None) -> list:
         else: written.append(save_portable(ckpt['state_dict'], ckpt['config'], model, run_dir, **facts))
     return written
 
+# %% ../nbs/07b_predict.ipynb #ba603d88
+PREPROCESSING_RANGES = {'image_size': (16, 4096), 'max_length': (1, 8192)}  # what a model can take; beyond is an edit or damage
+
+def _numbers(v, n: int) -> bool:
+    "Whether `v` is a list of `n` finite numbers."
+    return isinstance(v, list) and len(v) == n and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+
+def _check_preprocessing(p: dict, refuse):
+    "Call `refuse(field, value, expected)` for the first field of the preprocessing `p` that a model cannot take."
+    for key, (low, high) in PREPROCESSING_RANGES.items():
+        v = p.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high: refuse(f'preprocessing.{key}', v, f'a whole number from {low} to {high}')
+    for key in ('image_mean', 'image_std'):
+        if not _numbers(p.get(key), 3): refuse(f'preprocessing.{key}', p.get(key), 'three finite numbers, one per RGB channel')
+    if min(p['image_std']) <= 0: refuse('preprocessing.image_std', p['image_std'], 'three numbers above 0 (each channel is divided by its std)')
+    tok = p.get('tokenizer')
+    if not isinstance(tok, str) or tok in ('', '.', '..') or '/' in tok or '\\' in tok:
+        refuse('preprocessing.tokenizer', tok, 'the name of a folder inside the run folder')
+    fields = p.get('text_fields')
+    if not isinstance(fields, list) or not fields or not all(f in TEXT_FIELDS for f in fields):
+        refuse('preprocessing.text_fields', fields, f"a list of MedPix text fields ({', '.join(TEXT_FIELDS)})")
+
+def check_description(about: dict, path, run_dir):
+    "A `TrainingError` naming `path` and the field unless the portable description `about` is safe to load and fits a model."
+    again = f"The file was edited or damaged: write it anew with `medpix-kd convert {run_dir}`, or train the run again"
+    def refuse(field, value, expected): raise TrainingError(f"{path}: {field} is {value!r}; expected {expected}. {again}")
+    if about.get('side') not in ('teacher', 'student'): refuse('side', about.get('side'), "'teacher' or 'student'")
+    _check_preprocessing(about['preprocessing'], refuse)
+    labels = {task: list(classes) for task, classes in TASKS.items()}
+    if about.get('labels', labels) != labels: refuse('labels', about.get('labels'), f'the classes medpix_kd predicts, {labels}')
+    if not isinstance(about['config'], dict): refuse('config', about['config'], 'a medpix_kd config')
+    try: cfg = load_config(overrides={k: v for k, v in flat_config(with_defaults(about['config'])).items() if k != 'device'})
+    except ConfigError as e: raise TrainingError(f"{path}: its config is not one medpix_kd accepts ({e}). {again}") from None
+    for kind in ('vision', 'text'):
+        name = cfg[about['side']][kind]
+        if name not in BACKBONES:
+            refuse(f"config.{about['side']}.{kind}", name, "one of medpix_kd's registered backbones (a run's description "
+                   "never names a hub id or a folder, so loading it fetches and runs nothing from elsewhere)")
+
 # %% ../nbs/07b_predict.ipynb #6146ced4
-def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
-    "The model (in eval mode, on `device`), tokenizer and description that `save_portable` wrote for `model` in `run_dir`."
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-    from medpix_kd.models import build_model
+def _read_description(about_path: Path, run_dir) -> dict:
+    "The portable description at `about_path`, or a `TrainingError` saying what it lacks or that it is from a newer medpix_kd."
     import medpix_kd
-    weights, about_path = portable_paths(run_dir, model)
-    for path in (weights, about_path):
-        if not path.is_file(): raise TrainingError(f"no {path.name} in {run_dir}: it holds no portable {model}")
     about = read_json(about_path, 'train the run again, or write it anew with `medpix-kd convert`')
     if not isinstance(about, dict) or about.get('format') != 'medpix_kd portable weights' or not isinstance(about.get('format_version'), int) \
-            or not {'side', 'config', 'preprocessing'} <= set(about):
+            or not isinstance(about.get('preprocessing'), dict) or not {'side', 'config'} <= set(about):
         raise TrainingError(f"{about_path} is not a medpix_kd portable-weights description (its format, format_version, "
                             "side, config or preprocessing is missing); write it anew with `medpix-kd convert`")
     if about['format_version'] > PORTABLE_FORMAT:
         raise TrainingError(f"{about_path} was written by medpix_kd {about.get('medpix_kd')} in portable format "
                             f"{about['format_version']}; this medpix_kd ({medpix_kd.__version__}) reads format "
                             f"{PORTABLE_FORMAT} and older: upgrade medpix_kd to load it")
+    check_description(about, about_path, run_dir)
+    return about
+
+def _read_weights(weights: Path, about: dict, about_path: Path) -> dict:
+    "The tensors of `weights`, checked against the SHA-256 its description recorded, every one finite."
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
     try: state = load_file(weights)
     except (SafetensorError, OSError) as e:
         raise TrainingError(f"{weights} is damaged or cut short and cannot be read ({e}); train the run again, or "
                             "write it anew with `medpix-kd convert`") from None
-    tokenizer = load_tokenizer(Path(run_dir)/about['preprocessing']['tokenizer'])
+    if 'sha256' in about: check_sha256(weights, about['sha256'], about_path.name)  # descriptions written before the hash lack it
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken: raise TrainingError(f"{weights} holds NaN or infinite weights ({len(broken)} tensors, e.g. {broken[0]}); a model "
+                                   "with them answers nothing meaningful. Train the run again")
+    return state
+
+def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
+    "The model (in eval mode, on `device`), tokenizer and description that `save_portable` wrote for `model` in `run_dir`."
+    from medpix_kd.models import build_model
+    import medpix_kd
+    weights, about_path = portable_paths(run_dir, model)
+    for path in (weights, about_path):
+        if not path.is_file(): raise TrainingError(f"no {path.name} in {run_dir}: it holds no portable {model}")
+    about = _read_description(about_path, run_dir)
+    tokenizer_folder = Path(run_dir)/about['preprocessing']['tokenizer']
+    if not tokenizer_folder.is_dir() or tokenizer_folder.is_symlink():
+        raise TrainingError(f"{about_path}: preprocessing.tokenizer names {tokenizer_folder}, which is not a folder inside "
+                            f"the run folder; write the description anew with `medpix-kd convert {run_dir}`")
+    state = _read_weights(weights, about, about_path)
+    tokenizer = load_tokenizer(tokenizer_folder)
     net = build_model(with_defaults(about['config']), about['side'], tokenizer)
     try: net.load_saved_state(state)
     except RuntimeError as e:
@@ -167,8 +227,16 @@ class Predictor:
         with torch.inference_mode():
             for i in range(0, len(images), batch_size):
                 got = self.model(**self.inputs(images[i:i + batch_size], texts[i:i + batch_size]))
-                for task in TASKS: out[task].append(got[f'logits_{task}'].float().cpu())
+                for task in TASKS: out[task].append(self._finite(got[f'logits_{task}'].float().cpu(), task, i))
         return {task: torch.cat(v) for task, v in out.items()}
+
+    def _finite(self, logits, task: str, first: int):
+        "`logits` of the inputs from `first` on, or a `TrainingError` naming the model's file if any is NaN or infinite."
+        bad = (~torch.isfinite(logits)).any(-1).nonzero().flatten()
+        if len(bad) == 0: return logits
+        weights = (self.about or {}).get('weights', 'its weights')
+        raise TrainingError(f"{self.name} ({weights}) gave NaN or infinite {task} logits for input {first + int(bad[0])}; "
+                            "its answers cannot be trusted, so none is given. Check the model file, or train the run again")
 
     def probabilities(self, images, texts, batch_size: int = 32) -> dict:
         "Class probabilities per task (`{'modality': (N, 2), 'location': (N, 5)}` arrays) for `images` and `texts`."
