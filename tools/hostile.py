@@ -203,6 +203,9 @@ def marker(name) -> Path:
     return m
 
 
+def tb(r: Res) -> str: return 'Traceback: YES' if r.traceback else 'Traceback: no'
+
+
 def said(m: Path) -> str: return 'MARKER CREATED (payload ran)' if m.exists() else 'marker absent'
 
 
@@ -654,7 +657,7 @@ def case9():
         args = [*CLI, 'run', str(run/'config.yaml'), '--resume']
         r = sh(args)
         row(9, f'run --resume with a {"0-byte" if not content else "garbage"} checkpoints/last.pth', args, r,
-            kept='TRACEBACK' if r.traceback else 'no traceback')
+            kept=tb(r))
         drop(run)
     # (b) convert a 0-byte and a text .pth
     for name, content in (('empty.pth', b''), ('text.pth', b'just some text, not a checkpoint\n')):
@@ -662,11 +665,11 @@ def case9():
         p.write_bytes(content)
         args = [*CLI, 'convert', str(p)]
         r = sh(args)
-        row(9, f'convert {name}', args, r, kept=('TRACEBACK' if r.traceback else 'no traceback') + f"; file {'unchanged' if p.read_bytes() == content else 'CHANGED'}")
+        row(9, f'convert {name}', args, r, kept=tb(r) + f"; file {'unchanged' if p.read_bytes() == content else 'CHANGED'}")
     # (c) a --text that is not UTF-8
     args = [*CLI, 'predict', str(Fx.run), '--image', str(Fx.img), '--text', b'\xff\xfe']
     r = sh(args)
-    row(9, "predict --text b'\\xff\\xfe' (argv not UTF-8)", args, r, kept='TRACEBACK' if r.traceback else 'no traceback')
+    row(9, "predict --text b'\\xff\\xfe' (argv not UTF-8)", args, r, kept=tb(r))
     # (d) a YAML alias bomb
     for key, cmd in (('seed', 'run'), ('seed', 'data'), ('data', 'run')):
         bomb = d/f'bomb_{key}.yaml'
@@ -675,7 +678,7 @@ def case9():
         args = [*CLI, cmd, str(bomb), '--set', f'logging.log_dir={d/"bomb_run"}']
         r = sh(args, timeout=120, preexec_fn=limit_memory(4))
         row(9, f'YAML alias bomb ({len(text)} bytes, 9^9 leaves) under `{key}:`, {cmd} (4 GiB cap, 120 s)', args, r,
-            kept='TRACEBACK' if r.traceback else 'no traceback')
+            kept=tb(r))
     # (e) tampered student.json values
     run = copy_tree(Fx.run, d/'tampered')
     original = (run/'student.json').read_text()
@@ -685,14 +688,14 @@ def case9():
         student_json(run, lambda a: a['preprocessing'].__setitem__(key, value))
         args, r = predict_img(run, preexec_fn=limit_memory(4), timeout=180)
         row(9, f'student.json preprocessing.{key} = {value}, predict (4 GiB cap)', args, r,
-            kept='TRACEBACK' if r.traceback else 'no traceback')
+            kept=tb(r))
     drop(run)
     # (f) seeds beyond 2**32 - 1
     for args in ([*CLI, 'run', '--seeds', '4294967296', '--set', f'logging.log_dir={d/"bigseed_batch"}', *EPOCHS1],
                  [*CLI, 'run', '--set', 'seed=4294967296', '--set', f'logging.log_dir={d/"bigseed_run"}', *EPOCHS1]):
         r = sh(args)
         row(9, f"{'--seeds 4294967296' if '--seeds' in args else '--set seed=4294967296'}", args, r,
-            kept='TRACEBACK' if r.traceback else 'no traceback')
+            line=first_line(r, prefer=r': failed|Error:') if not r.traceback else None, kept=tb(r))
     drop(d/'bigseed_batch', d/'bigseed_run')
     # (g) a full disk while a checkpoint is written
     mnt = d/'tmpfs'
@@ -710,7 +713,7 @@ def case9():
         left = sorted(p.name for p in (mnt/'run').iterdir()) if (mnt/'run').is_dir() else []
         tmp = [n for n in left if n.endswith(('.tmp', '.partial'))]
         row(9, 'disk full (3 MiB tmpfs) during a run', args, r,
-            kept=('TRACEBACK' if r.traceback else 'no traceback') + f"; left: {', '.join(left) or 'nothing'}"
+            kept=tb(r) + f"; left: {', '.join(left) or 'nothing'}"
                  + (f"; TEMP FILES LEFT: {', '.join(tmp)}" if tmp else ''))
     finally:
         sh(['umount', str(mnt)], timeout=60)
