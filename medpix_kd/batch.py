@@ -8,7 +8,7 @@ import contextlib, copy, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
-from .run_folder import TrainingError, claim_run_dir, write_json
+from .run_folder import TrainingError, claim_run_dir, run_state, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
@@ -113,6 +113,8 @@ def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     from papermill.exceptions import PapermillExecutionError
     run_dir = Path(cfg['logging']['log_dir'])
     record = {'log_dir': str(run_dir), 'report': str(run_dir/'report.ipynb')}
+    if run_state(run_dir) == 'finished' and (run_dir/'report.html').is_file():  # a batch run again: what finished stays exactly as it is
+        return {**record, 'status': 'finished', 'kept': True}
     try:
         render_report(run_dir, kernel)
         return {**record, 'status': 'finished'}
@@ -164,7 +166,8 @@ def _clock(seconds: float) -> str:
 def progress_line(record: dict, done: int, total: int, elapsed: float) -> str:
     "The terminal line for the `done`-th of `total` runs (its `record`), `elapsed` seconds into the batch: name, time, headline figures and ETA."
     from medpix_kd.metrics import measures
-    line = f"== batch run {done}/{total} {record['run']}: {record['status']} in {_clock(record.get('wall_s', 0))}"
+    line = f"== batch run {done}/{total} {record['run']}: " + ('finished before, left as it is' if record.get('kept')
+                                                                 else f"{record['status']} in {_clock(record.get('wall_s', 0))}")
     results = Path(record['log_dir'])/'results.json'
     if record['status'] == 'finished' and results.is_file():
         metrics = json.loads(results.read_text())['metrics']

@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, explain_error, load_config, preset_for, text_table
+from .config import ConfigError, atomic_write, explain_error, load_config, preset_for, text_table
 from .data import data_root, format_summary
 from .backbones import input_specs
 from .data import build_datasets
 from .intervals import with_interval
 from .metrics import HEADLINE, measures, metric_name
-from .run_folder import is_run_folder
+from .run_folder import check_output_file, is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
 from .fetch import MEDPIX_URL, fetch_data
@@ -21,8 +21,9 @@ from .bench import benchmark, format_report
 
 # %% auto #0
 __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
-           'cmd_batch', 'cmd_fetch', 'cmd_bench', 'predictions_table', 'split_predictions', 'check_against_run',
-           'cmd_predict', 'model_card_line', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
+           'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table', 'split_predictions',
+           'check_against_run', 'is_predictions_csv', 'check_texts', 'cmd_predict', 'model_card_line', 'cmd_export',
+           'cmd_convert', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -104,8 +105,9 @@ def parse_seeds(text) -> list | None:
     if text is None: return None
     try: seeds = [int(s) for s in text.split(',') if s.strip()]
     except ValueError: raise ConfigError(f"--seeds {text!r}: expected comma-separated whole numbers, e.g. 0,1,2") from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) < len(seeds):
-        raise ConfigError(f"--seeds {text!r}: expected distinct whole numbers >= 0, e.g. 0,1,2")
+    if not seeds or min(seeds) < 0 or max(seeds) > 2**32 - 1 or len(set(seeds)) < len(seeds):
+        raise ConfigError(f"--seeds {text!r}: expected distinct whole numbers from 0 to 4294967295 (numpy seeds hold 32 bits), "
+                          "e.g. 0,1,2")
     return seeds
 
 def report_batch(records: list, root) -> int:
@@ -134,18 +136,22 @@ def cmd_fetch(args) -> int:
     return 0
 
 # %% ../nbs/10_cli.ipynb #2dfa87f6
+def is_bench_report(path) -> bool:
+    "Whether the file at `path` is a report that `medpix-kd bench` wrote (JSON with its machine, ceiling and steps)."
+    try: report = json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, ValueError): return False
+    return isinstance(report, dict) and {'machine', 'matmul_gflops', 'steps'} <= report.keys()
+
 def cmd_bench(args) -> int:
     "Benchmark this machine on a preset's models and data; write the JSON report."
     out = Path(args.out)
-    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, "
-                                                              "or move it aside")
+    check_output_file(out, args.overwrite, is_bench_report, 'benchmark report (JSON written by medpix-kd bench)')
     overrides = list(args.overrides) + ([f'data.root={args.data_root}'] if args.data_root else [])
     cfg = load_config(args.config, overrides, preset=preset_for(args.preset, args.config, 'medpix-cpu'))
     report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run,
                        naive_samples=args.naive_samples)
     print(); print(format_report(report))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=str))
+    atomic_write(out, lambda f: f.write(json.dumps(report, indent=1, default=str)), mode='w')
     print(f"\nwrote {out}")
     return 0
 
@@ -181,23 +187,37 @@ def check_against_run(df, run_dir, split: str, who: str, root) -> str:
     if diffs[worst] <= 1e-6: return f"matches the run's own {split} figures ({', '.join(f'{m} {mine[m][0]:.3f}' for m in diffs)})"
     return f"DIFFERS from the run's own {split} figures: {worst} by {diffs[worst]:.4f}"
 
+def is_predictions_csv(path) -> bool:
+    "Whether the file at `path` is a predictions CSV as `medpix-kd predict` writes it (its header starts `image,case_id,`)."
+    try:
+        with open(path, encoding='utf-8') as f: return f.readline().startswith('image,case_id,')
+    except (OSError, UnicodeDecodeError): return False
+
+def check_texts(texts):
+    "A `ConfigError` naming the first `--text` that is not UTF-8 (the shell passes its bytes through as surrogates)."
+    for i, text in enumerate(texts, 1):
+        try: text.encode('utf-8')
+        except UnicodeEncodeError as e:
+            raise ConfigError(f"--text number {i} is not UTF-8 text (byte {ord(text[e.start]) - 0xDC00:#04x} at character "
+                              f"{e.start + 1}); pass the text as UTF-8") from None
+
 def cmd_predict(args) -> int:
     "Predict with a finished run's model: given images and texts, or a whole split."
     from medpix_kd.predict import Predictor
-    from medpix_kd.config import atomic_write
     if bool(args.image) == bool(args.data_root):
         raise ConfigError("give --image (with --text), or --data-root with --split and --out")
+    if args.image and len(args.text) != len(args.image):
+        raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
+    check_texts(args.text)
+    if args.data_root and not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
+    if args.out: check_output_file(args.out, args.overwrite, is_predictions_csv, 'predictions CSV (written by medpix-kd predict)')
     predictor = Predictor.from_run(args.run_dir, args.model)
     if args.image:
-        if len(args.text) != len(args.image):
-            raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
         got = predictor.predict(args.image, args.text)
         print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1) if args.json else predictions_table(args.image, got))
         if not args.json: print(model_card_line(args.run_dir))
         return 0
-    if not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
     out = Path(args.out)
-    if out.exists() and not args.overwrite: raise ConfigError(f"{out} already exists; choose another --out, or pass --overwrite")
     df = split_predictions(predictor, args.data_root, args.split, args.model)
     atomic_write(out, lambda f: df.to_csv(f, index=False), mode='w')
     print(f"{len(df)} predictions of {predictor.name} on {args.split} -> {out}")
@@ -220,20 +240,28 @@ def cmd_export(args) -> int:
 
 # %% ../nbs/10_cli.ipynb #54826ddd
 def cmd_convert(args) -> int:
-    "Convert an earlier medpix_kd's checkpoints, and write a finished run's portable weights."
+    "Convert an earlier medpix_kd's checkpoints (and mark its run folder), and write a finished run's portable weights."
     from medpix_kd.predict import write_model_card, write_portable
     import contextlib
-    from medpix_kd.run_folder import RunLock, TrainingError, convert_checkpoint, load_checkpoint
+    from medpix_kd.run_folder import (MARKER, RunLock, TrainingError, checkpoint_globals, convert_checkpoint, load_checkpoint,
+                                      looks_like_earlier_run, mark_run_folder)
     path = Path(args.path)
     if not path.exists(): raise ConfigError(f"{path} does not exist; give a run folder or a .pth checkpoint")
+    if not path.is_file() and not path.is_dir(): raise ConfigError(f"{path} is not a regular file or a folder (a pipe or device); give a run folder or a .pth checkpoint")
     files = [path] if path.is_file() else sorted([*path.glob('*.pth'), *path.glob('checkpoints/*.pth')])
-    if path.is_dir() and not is_run_folder(path): raise ConfigError(f"{path} is not a medpix_kd run folder")
+    earlier = path.is_dir() and not is_run_folder(path)
+    if earlier and not looks_like_earlier_run(path):
+        raise ConfigError(f"{path} is not a medpix_kd run folder: it has no {MARKER} marker, and it is not laid out like a run "
+                          "of an earlier medpix_kd (config.yaml beside results.json or a checkpoint)")
     with RunLock(path) if path.is_dir() else contextlib.nullcontext():  # no run may write here meanwhile
         for f in files:
-            try: load_checkpoint(f); print(f"{f}: loads as weights only already")
-            except TrainingError as e:
-                if 'medpix-kd convert' not in str(e): raise
-                print(f"{f}: converted (the original is {convert_checkpoint(f)})")
+            try: ckpt = load_checkpoint(f)
+            except TrainingError:
+                if not checkpoint_globals(f): raise  # damaged, not old: its own error, from load_checkpoint
+                print(f"{f}: converted (the original is {convert_checkpoint(f, args.trust_pickle)})"); continue
+            if not isinstance(ckpt, dict): raise ConfigError(f"{f} is not a medpix_kd checkpoint: it holds a {type(ckpt).__name__}, not a dict")
+            print(f"{f}: loads as weights only already")
+        if earlier: print(f"{mark_run_folder(path)/MARKER}: written; {path} is a run folder from now on")
         if path.is_dir() and (path/'results.json').is_file():
             for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
             if not (path/'MODEL_CARD.md').is_file(): print(f"{write_model_card(path)}: written")
@@ -349,7 +377,10 @@ def _add_export(sub):
 
 def _add_convert(sub):
     p = sub.add_parser('convert', help="update an earlier medpix_kd's checkpoints and write a run's portable weights")
-    p.add_argument('path', help='a run folder, or one .pth checkpoint; pickles in it are unpickled in full: convert only files you trust')
+    p.add_argument('path', help='a run folder (one of an earlier medpix_kd is marked as a run folder), or one .pth checkpoint')
+    p.add_argument('--trust-pickle', action='store_true',
+                   help='also unpickle objects beyond numpy arrays and paths, which can run any code: only for files you '
+                        'made yourself or trust as you would a program')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_convert)
 
@@ -368,6 +399,14 @@ def _resume_hint(argv) -> str:
     args = [a for a in argv if a not in ('--overwrite', '--resume', '--resume-or-start')]
     return 'medpix-kd ' + ' '.join(shlex.quote(a) for a in args) + ' --resume'
 
+def _interrupted_hint(args, argv) -> str:
+    "What to do after Ctrl-C: a single run continues with --resume; a batch (or --seeds) by running the same command again."
+    if args.command == 'batch' or (args.command == 'run' and args.seeds is not None):
+        again = 'medpix-kd ' + ' '.join(shlex.quote(a) for a in argv)
+        return (f'; finished runs are kept as they are, and every finished epoch is saved: run the same command again '
+                f'({again}) to continue')
+    return f'; every finished epoch is saved: continue with {_resume_hint(argv)}' if args.command == 'run' else ''
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f'medpix-kd: warning: {message}', file=sys.stderr)
 
@@ -382,8 +421,7 @@ def main(argv=None) -> int:
         if message is None or isinstance(e, SystemExit): raise  # a bug: keep its traceback
         if args.debug: traceback.print_exc()
         if isinstance(e, KeyboardInterrupt):
-            hint = f'; every finished epoch is saved: continue with {_resume_hint(argv)}' if args.command == 'run' else ''
-            print(f'medpix-kd {args.command}: interrupted (Ctrl-C){hint}', file=sys.stderr)
+            print(f'medpix-kd {args.command}: interrupted (Ctrl-C){_interrupted_hint(args, argv)}', file=sys.stderr)
             return 130
         print(f'medpix-kd {args.command}: error: {message}', file=sys.stderr)
         if not args.debug: print('(run again with --debug for the traceback)', file=sys.stderr)

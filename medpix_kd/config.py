@@ -12,10 +12,10 @@ import yaml
 
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
-           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'PRESETS', 'MedpixError', 'ConfigError',
-           'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table',
-           'check_value', 'did_you_mean', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml', 'preset_for',
-           'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
+           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX', 'PRESETS', 'MedpixError',
+           'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs',
+           'text_table', 'check_value', 'did_you_mean', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml',
+           'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -349,6 +349,7 @@ def _merge(cfg: dict, user: dict, schema: dict, prefix=''):
 
 # %% ../nbs/00_config.ipynb #d9bb6739
 YAML_VALUES_MAX = 100_000  # a config holds a few hundred values; YAML aliases (`&a` ... `*a`) can make a few bytes mean billions
+YAML_BYTES_MAX = 1 << 20     # a config is a few kilobytes
 
 def _yaml_values(node, sizes: dict) -> int:
     "How many values the composed YAML `node` stands for once its aliases are expanded (`sizes`: memo by node)."
@@ -446,7 +447,10 @@ def read_yaml(path):
     "The mapping in the YAML file at `path`, or a `ConfigError` naming the file (and line)."
     path = Path(path)
     if path.is_dir(): raise ConfigError(f"config file {path} is a folder; expected a YAML file")
+    if path.exists() and not path.is_file(): raise ConfigError(f"config file {path} is not a regular file (a pipe or device); expected a YAML file")
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
+    if path.stat().st_size > YAML_BYTES_MAX: raise ConfigError(f"config file {path} holds {path.stat().st_size:,} bytes; a config is a "
+                                                             f"few kilobytes, and medpix_kd reads at most {YAML_BYTES_MAX:,}")
     raw = path.read_bytes()
     try: text = raw.decode('utf-8')
     except UnicodeDecodeError as e:

@@ -331,6 +331,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 # %% ../nbs/01_data.ipynb #23af5aea
 def decode_image(path, size: int) -> np.ndarray:
     "The image at `path` as RGB `uint8` (size, size, 3), letterboxed on black."
+    if os.path.exists(path) and not os.path.isfile(path):  # a pipe or device would block the read, or never end it
+        raise DataError(f"{path}: not a regular file (a folder, pipe or device); expected an image file")
     try:
         with Image.open(path) as im: im = _to_rgb(im)
     except Image.DecompressionBombError as e:

@@ -17,8 +17,8 @@ from .run_folder import TrainingError, check_sha256, file_sha256, load_checkpoin
 
 # %% auto #0
 __all__ = ['PORTABLE_FORMAT', 'MODELS', 'PREPROCESSING_RANGES', 'model_image', 'side_of', 'preprocessing', 'portable_paths',
-           'save_portable', 'write_portable', 'check_description', 'load_portable', 'Predictor', 'error_clusters',
-           'model_card', 'write_model_card']
+           'folder_sha256', 'save_portable', 'write_portable', 'check_description', 'check_tokenizer', 'load_portable',
+           'Predictor', 'error_clusters', 'model_card', 'write_model_card']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -54,6 +54,11 @@ def portable_paths(run_dir, model: str) -> tuple:
     return Path(run_dir)/f'{model}.safetensors', Path(run_dir)/f'{model}.json'
 
 # %% ../nbs/07b_predict.ipynb #11d94678
+def folder_sha256(folder) -> dict:
+    "The SHA-256 of every file in `folder` (a tokenizer's), by path relative to it."
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob('*')) if p.is_file()}
+
 def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
     "Write `state` (a `saved_state`) as `<model>.safetensors` and what rebuilds and feeds it as `<model>.json`, both in `run_dir`."
     from safetensors.torch import save
@@ -64,7 +69,8 @@ def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
     write_json({'format': 'medpix_kd portable weights', 'format_version': PORTABLE_FORMAT, 'medpix_kd': medpix_kd.__version__,
                 'model': model, 'side': side_of(model), 'weights': weights.name, 'sha256': file_sha256(weights),
                 'labels': {task: list(classes) for task, classes in TASKS.items()},
-                'preprocessing': preprocessing(cfg, model), **facts, 'config': cfg}, about)
+                'preprocessing': preprocessing(cfg, model),
+                'tokenizer_sha256': folder_sha256(Path(run_dir)/preprocessing(cfg, model)['tokenizer']), **facts, 'config': cfg}, about)
     return weights
 
 def write_portable(run_dir, cfg: dict = None) -> list:
@@ -82,7 +88,8 @@ def write_portable(run_dir, cfg: dict = None) -> list:
         shared = Path(source).parent/'teacher.safetensors' if source else None
         if shared and shared.is_file() and Path(source).is_file() and os.path.samefile(source, path):  # the teacher of another run: its weights, stored once
             share_weights(shared, portable_paths(run_dir, model)[0])
-            write_json(read_json(portable_paths(shared.parent, model)[1]), portable_paths(run_dir, model)[1])
+            about = read_json(portable_paths(shared.parent, model)[1])  # the leader's, with this run's own tokenizer folder
+            write_json(about | {'tokenizer_sha256': folder_sha256(run_dir/about['preprocessing']['tokenizer'])}, portable_paths(run_dir, model)[1])
             written.append(portable_paths(run_dir, model)[0])
         else: written.append(save_portable(ckpt['state_dict'], ckpt['config'], model, run_dir, **facts))
     return written
@@ -156,6 +163,18 @@ def _read_weights(weights: Path, about: dict, about_path: Path) -> dict:
                                    "with them answers nothing meaningful. Train the run again")
     return state
 
+def check_tokenizer(folder: Path, recorded: dict, about_path: Path):
+    "A `TrainingError` unless `folder` holds exactly the files its description `about_path` recorded, each unchanged."
+    now = {str(p.relative_to(folder)) for p in folder.rglob('*') if not p.is_dir() or p.is_symlink()}
+    for name in sorted(now ^ set(recorded)):
+        said = 'is missing' if name in recorded else 'was not written by the run'
+        raise TrainingError(f"{folder/name} {said}, so the tokenizer is not the one {about_path.name} describes; write it "
+                            "anew with `medpix-kd convert`, or train the run again")
+    for name, digest in recorded.items():
+        if (folder/name).is_symlink() or not (folder/name).is_file():
+            raise TrainingError(f"{folder/name} is not a regular file; the tokenizer {about_path.name} describes was replaced")
+        check_sha256(folder/name, digest, about_path.name)
+
 def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
     "The model (in eval mode, on `device`), tokenizer and description that `save_portable` wrote for `model` in `run_dir`."
     from medpix_kd.models import build_model
@@ -168,6 +187,7 @@ def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
     if not tokenizer_folder.is_dir() or tokenizer_folder.is_symlink():
         raise TrainingError(f"{about_path}: preprocessing.tokenizer names {tokenizer_folder}, which is not a folder inside "
                             f"the run folder; write the description anew with `medpix-kd convert {run_dir}`")
+    if 'tokenizer_sha256' in about: check_tokenizer(tokenizer_folder, about['tokenizer_sha256'], about_path)
     state = _read_weights(weights, about, about_path)
     tokenizer = load_tokenizer(tokenizer_folder)
     net = build_model(with_defaults(about['config']), about['side'], tokenizer)

@@ -10,8 +10,8 @@ from filelock import FileLock, Timeout
 from .config import MedpixError, atomic_write, config_differences, load_config, with_defaults
 
 # %% auto #0
-__all__ = ['LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE', 'TrainingError',
-           'atomic_save', 'strict_json', 'write_json', 'write_csv', 'read_json', 'is_legacy_value',
+__all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE',
+           'TrainingError', 'atomic_save', 'strict_json', 'write_json', 'write_csv', 'read_json', 'is_legacy_value',
            'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint', 'is_run_folder',
            'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume', 'not_a_run_folder',
            'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model',
@@ -62,9 +62,14 @@ def write_csv(rows: list, path):
     return atomic_write(path, write, 'w')
 
 # %% ../nbs/06a_run_folder.ipynb #4a8ad669
+JSON_MAX_BYTES = 256 * 2**20  # far above any JSON a run writes; a larger file is not one of them, and would fill memory
+
 def read_json(path, fix: str = 'delete it and run again'):
     "The JSON in `path`, or a `TrainingError` naming the file and `fix` when it is damaged."
     path = Path(path)
+    if path.exists() and not path.is_file(): raise TrainingError(f"{path} is not a regular file (a folder, pipe or device); {fix}")
+    if path.is_file() and (size := path.stat().st_size) > JSON_MAX_BYTES:
+        raise TrainingError(f"{path} holds {size / 2**20:,.0f} MiB, more than any JSON file of medpix_kd ({JSON_MAX_BYTES >> 20} MiB); {fix}")
     try: return json.loads(path.read_text(encoding='utf-8'))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TrainingError(f"{path} is damaged and cannot be read ({e}); {fix}") from None

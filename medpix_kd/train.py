@@ -25,10 +25,11 @@ from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_term
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['TEACHER_SOURCE', 'BOOTSTRAP', 'MODALITY_WORDS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'adopt_teacher',
-           'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets',
-           'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty',
-           'data_facts', 'followed_teacher', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
+__all__ = ['TEACHER_SOURCE', 'BOOTSTRAP', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen',
+           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage',
+           'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
+           'final_evaluation', 'uncertainty', 'data_facts', 'followed_teacher', 'resumable_state', 'train',
+           'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -266,6 +267,16 @@ def followed_teacher(cfg: dict, log_dir: Path) -> dict:
           file=sys.stderr)
     return {**cfg, 'teacher': {**cfg['teacher'], 'checkpoint': followed}}
 
+RESUME_KEYS = ('stage', 'epoch', 'model', 'loss', 'optimizer', 'scheduler', 'rng', 'best_score', 'best_epoch', 'history')  # what save_progress writes
+
+def resumable_state(path: Path) -> dict:
+    "The resumable checkpoint at `path`, or a `TrainingError` if it is damaged or not one that `save_progress` wrote."
+    fix = 'move it aside and run with --resume-or-start to train afresh'
+    state = load_checkpoint(path, fix)
+    missing = [k for k in RESUME_KEYS if k not in state] if isinstance(state, dict) else list(RESUME_KEYS)
+    if missing: raise TrainingError(f"{path} is not a resumable checkpoint of medpix_kd (it lacks {', '.join(missing[:3])}); {fix}")
+    return state
+
 # %% ../nbs/07_train.ipynb #34807f66
 def train(cfg: dict,
           resume: bool | str = False, # True: continue the interrupted run in `logging.log_dir`; 'or-start': continue it or start it
@@ -287,9 +298,7 @@ def train(cfg: dict,
                 raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, "
                                     f"params or timings); {fix}")
             return results
-        state = load_checkpoint(log_dir/'checkpoints'/'last.pth',
-                                'move it aside and run with --resume-or-start to train afresh') \
-                if resume and run_state(log_dir) == 'unfinished' else None
+        state = resumable_state(log_dir/'checkpoints'/'last.pth') if resume and run_state(log_dir) == 'unfinished' else None
         return _run_stages(cfg, acc, log_dir, state, begin,
                            cfg['logging']['progress'] if progress is None else progress, on_step)
 
