@@ -8,7 +8,7 @@ import contextlib, copy, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
-from .run_folder import TrainingError, claim_run_dir, run_state, write_json
+from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
@@ -65,7 +65,7 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
         existing = claim_run_dir(run_dir)/'config.yaml'  # refuses a folder that is not a run's
-        if existing.is_file() and (changed := config_differences(load_config(existing), cfg)):
+        if existing.is_file() and (changed := config_differences(follow_folder(load_config(existing), run_dir), cfg)):
             raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose "
                                 "another --log-root")
         if not existing.is_file(): save_config(cfg, existing)

@@ -14,8 +14,8 @@ __all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPOR
            'TrainingError', 'atomic_save', 'strict_json', 'write_json', 'write_csv', 'read_json', 'is_legacy_value',
            'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint', 'is_run_folder',
            'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume', 'not_a_run_folder',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'prepare_run_dir', 'save_weights', 'load_trained_model',
-           'share_weights', 'file_sha256', 'check_sha256', 'follow_folder', 'check_output_file']
+           'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder', 'prepare_run_dir', 'save_weights',
+           'load_trained_model', 'share_weights', 'file_sha256', 'check_sha256', 'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -254,6 +254,17 @@ class RunLock:
         return self
     def __exit__(self, *exc): self.lock.release()
 
+# %% ../nbs/06a_run_folder.ipynb #d6a45f8f
+def follow_folder(saved: dict, folder) -> dict:
+    "The config `saved` in a run folder, followed to where that folder is now (`folder`): its log_dir and a sibling run's teacher."
+    cfg, folder = copy.deepcopy(saved), Path(folder)
+    was = Path(os.path.normpath(saved['logging']['log_dir']))
+    cfg['logging']['log_dir'] = str(folder)
+    teacher = saved['teacher']['checkpoint']
+    if teacher and Path(os.path.normpath(teacher)).parent.parent == was.parent and was != Path(os.path.normpath(folder)):
+        cfg['teacher']['checkpoint'] = str(folder.parent/Path(teacher).parent.name/Path(teacher).name)
+    return cfg
+
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
 RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_batches', 'logging.latency_repeats', 'data.num_workers', 'data.cache_dir',
                      'data.image_cache')
@@ -350,17 +361,6 @@ def check_sha256(path, expected: str, what: str):
         raise TrainingError(f"{path} has changed since {what} recorded it (SHA-256 {found[:12]}..., recorded "
                             f"{expected[:12]}...): it was written in place or replaced, so it is no longer the model "
                             "this run was trained and evaluated with. Restore it, or train the run again")
-
-# %% ../nbs/06a_run_folder.ipynb #d6a45f8f
-def follow_folder(saved: dict, folder) -> dict:
-    "The config `saved` in a run folder, followed to where that folder is now (`folder`): its log_dir and a sibling run's teacher."
-    cfg, folder = copy.deepcopy(saved), Path(folder)
-    was = Path(os.path.normpath(saved['logging']['log_dir']))
-    cfg['logging']['log_dir'] = str(folder)
-    teacher = saved['teacher']['checkpoint']
-    if teacher and Path(os.path.normpath(teacher)).parent.parent == was.parent and was != Path(os.path.normpath(folder)):
-        cfg['teacher']['checkpoint'] = str(folder.parent/Path(teacher).parent.name/Path(teacher).name)
-    return cfg
 
 # %% ../nbs/06a_run_folder.ipynb #77c8ea36
 def check_output_file(out, overwrite: bool, ours, kind: str, option: str = '--out'):
