@@ -328,8 +328,12 @@ def case1():
     run = copy_tree(Fx.run, d/'run_nost')
     (run/'student.safetensors').unlink()
     args, r = predict_img(run)
+    hint = 'convert' in r.text
+    followed = sh([*CLI, 'convert', str(run)]) if hint else None  # follow the hint: does convert unpickle anything?
+    again = predict_img(run)[1] if hint else None
     row(1, 'predict on a finished run without student.safetensors (the hint)', args, r,
-        kept='hint sends the user to `convert` (which unpickles in full)' if 'convert' in r.text else 'no convert hint')
+        kept=(f'hint followed: convert exit {followed.rc} ("{followed.out.count("loads as weights only already")} checkpoints load as weights only '
+              f'already", nothing unpickled), then predict exit {again.rc}') if hint else 'no convert hint')
     drop(run)
 
 
@@ -543,9 +547,16 @@ def case5():
     root = copy_tree(Fx.batch, d/'c'/'moved')
     import yaml
     ck = (yaml.safe_load((root/Fx.follower.name/'config.yaml').read_text()).get('teacher') or {}).get('checkpoint')
-    where = 'the ORIGINAL batch' if ck and str(ck).startswith(str(Fx.batch)) else ('the copy' if ck and str(ck).startswith(str(root)) else 'elsewhere')
+    where = lambda ck: 'the ORIGINAL batch' if ck and str(ck).startswith(str(Fx.batch)) else ('the copy' if ck and str(ck).startswith(str(root)) else 'elsewhere')
     row(5, 'shared teacher: batch copied to a new root; copied follower config.yaml teacher.checkpoint', '(copytree + read config.yaml)',
-        '-', f'teacher.checkpoint: {short([ck])}', f'names {where}')
+        '-', f'teacher.checkpoint: {short([ck])}', f'names {where(ck)}')
+    # (d) and the copied follower run again: which leader does it distil from?
+    args = [*CLI, 'run', str(root/Fx.follower.name/'config.yaml'), '--overwrite']
+    r = sh(args)
+    source = root/Fx.follower.name/'teacher_source.json'
+    used = json.loads(source.read_text()).get('checkpoint') if source.is_file() else None
+    row(5, 'shared teacher: the copied follower run again (--overwrite)', args, r,
+        kept=f"distilled from {where(used) if used else 'an unrecorded teacher (no teacher_source.json)'}")
     drop(root)
 
 
