@@ -138,8 +138,8 @@ def cmd_fetch(args) -> int:
 # %% ../nbs/10_cli.ipynb #2dfa87f6
 def is_bench_report(path) -> bool:
     "Whether the file at `path` is a report that `medpix-kd bench` wrote (JSON with its machine, ceiling and steps)."
-    try: report = json.loads(Path(path).read_text(encoding='utf-8'))
-    except (OSError, ValueError): return False
+    try: report = json.loads(Path(path).read_text(encoding='utf-8')) if Path(path).stat().st_size < 64 << 20 else None
+    except (OSError, ValueError): return False  # a report is a few kB; a larger file is not one
     return isinstance(report, dict) and {'machine', 'matmul_gflops', 'steps'} <= report.keys()
 
 def cmd_bench(args) -> int:
@@ -190,7 +190,7 @@ def check_against_run(df, run_dir, split: str, who: str, root) -> str:
 def is_predictions_csv(path) -> bool:
     "Whether the file at `path` is a predictions CSV as `medpix-kd predict` writes it (its header starts `image,case_id,`)."
     try:
-        with open(path, encoding='utf-8') as f: return f.readline().startswith('image,case_id,')
+        with open(path, encoding='utf-8') as f: return f.read(14) == 'image,case_id,'
     except (OSError, UnicodeDecodeError): return False
 
 def check_texts(texts):

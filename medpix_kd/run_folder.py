@@ -123,7 +123,7 @@ def plain_values(obj):
     return obj
 
 def _legacy_global(name: str):
-    "The numpy object the pickled global `name` stands for (`is_legacy_value` names only)."
+    "The numpy or pathlib object the pickled global `name` stands for (`is_legacy_value` names only)."
     module, attr = name.rsplit('.', 1)
     return getattr(importlib.import_module(module), attr)
 
