@@ -12,8 +12,8 @@ from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state, 
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
-           'unknown_parameter_quiet', 'render_report', 'execute_run', 'retime_students', 'progress_line',
-           'execute_batch', 'render_batch_summary']
+           'unknown_parameter_quiet', 'render_report', 'report_complete', 'execute_run', 'retime_students',
+           'progress_line', 'execute_batch', 'render_batch_summary']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
 SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
@@ -108,12 +108,18 @@ def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) ->
         if report.is_file(): write_html(report, run_dir/'report.html', title=run_dir.name)  # a failed run's report shows where it stopped
     return run_dir/'report.html'
 
+def report_complete(run_dir: Path) -> bool:
+    "Whether the report of the run in `run_dir` was rendered to its end: papermill recorded its end and no exception, and the HTML exists."
+    try: meta = json.loads((run_dir/'report.ipynb').read_text(encoding='utf-8')).get('metadata', {}).get('papermill', {})
+    except (OSError, ValueError, AttributeError): return False
+    return bool(meta.get('end_time')) and not meta.get('exception') and (run_dir/'report.html').is_file()
+
 def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     "Execute the run notebook for `cfg` into its run folder with papermill; returns the run's record."
     from papermill.exceptions import PapermillExecutionError
     run_dir = Path(cfg['logging']['log_dir'])
     record = {'log_dir': str(run_dir), 'report': str(run_dir/'report.ipynb')}
-    if run_state(run_dir) == 'finished' and (run_dir/'report.html').is_file():  # a batch run again: what finished stays exactly as it is
+    if run_state(run_dir) == 'finished' and report_complete(run_dir):  # a batch run again: what finished stays exactly as it is
         return {**record, 'status': 'finished', 'kept': True}
     try:
         render_report(run_dir, kernel)

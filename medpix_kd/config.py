@@ -361,11 +361,13 @@ def _yaml_values(node, sizes: dict) -> int:
 
 def safe_yaml(text: str, where: str):
     "The YAML `text` (from `where`) as Python values, refused if its aliases expand it past `YAML_VALUES_MAX` values."
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if node is not None and (n := _yaml_values(node, {})) > YAML_VALUES_MAX:
+    try: node = yaml.compose(text, Loader=yaml.SafeLoader); n = _yaml_values(node, {}) if node is not None else 0
+    except RecursionError: raise ConfigError(f"{where}: its YAML nests deeper than Python can read; a config is two levels deep") from None
+    if n > YAML_VALUES_MAX:
         raise ConfigError(f"{where}: its YAML aliases (&name ... *name) expand it to {n:,} values, and medpix_kd "
                           f"reads at most {YAML_VALUES_MAX:,}; write the values out without aliases")
-    return yaml.safe_load(text)
+    try: return yaml.safe_load(text)
+    except RecursionError: raise ConfigError(f"{where}: its YAML nests deeper than Python can read; a config is two levels deep") from None
 
 # %% ../nbs/00_config.ipynb #ed8131f4
 def parse_override(item: str):

@@ -113,7 +113,7 @@ def _check_preprocessing(p: dict, refuse):
     if not isinstance(tok, str) or tok in ('', '.', '..') or '/' in tok or '\\' in tok:
         refuse('preprocessing.tokenizer', tok, 'the name of a folder inside the run folder')
     fields = p.get('text_fields')
-    if not isinstance(fields, list) or not fields or not all(f in TEXT_FIELDS for f in fields):
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f in TEXT_FIELDS for f in fields):
         refuse('preprocessing.text_fields', fields, f"a list of MedPix text fields ({', '.join(TEXT_FIELDS)})")
 
 def check_description(about: dict, path, run_dir):
@@ -130,8 +130,8 @@ def check_description(about: dict, path, run_dir):
     for kind in ('vision', 'text'):
         name = cfg[about['side']][kind]
         if name not in BACKBONES:
-            refuse(f"config.{about['side']}.{kind}", name, "one of medpix_kd's registered backbones (a run's description "
-                   "never names a hub id or a folder, so loading it fetches and runs nothing from elsewhere)")
+            refuse(f"config.{about['side']}.{kind}", name, "one of medpix_kd's registered backbones: a run trained on a hub id "
+                   "or a folder cannot be loaded from its description, so that loading a run never fetches or runs code from elsewhere")
 
 # %% ../nbs/07b_predict.ipynb #6146ced4
 def _read_description(about_path: Path, run_dir) -> dict:

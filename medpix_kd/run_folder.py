@@ -139,8 +139,8 @@ def _read_legacy(path: Path, unsafe: list, trust_pickle: bool):
     try:
         if beyond: return torch.load(path, map_location='cpu', weights_only=False)  # trusted by the caller, explicitly
         import numpy as np
-        dtypes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]  # built by numpy.dtype, not named
-        with torch.serialization.safe_globals([_legacy_global(g) for g in unsafe] + dtypes):
+        dtypes = [getattr(np.dtypes, n) for n in dir(getattr(np, 'dtypes', None)) if n.endswith('DType')]  # built by numpy.dtype, not named
+        with torch.serialization.safe_globals([(_legacy_global(g), g) for g in unsafe] + dtypes):  # by the name the file uses: numpy 1 wrote numpy.core
             return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise _damaged(path, e, 'it was left as it was') from None
 
@@ -256,13 +256,16 @@ class RunLock:
 
 # %% ../nbs/06a_run_folder.ipynb #d6a45f8f
 def follow_folder(saved: dict, folder) -> dict:
-    "The config `saved` in a run folder, followed to where that folder is now (`folder`): its log_dir and a sibling run's teacher."
+    "The config `saved` in a run folder, followed to where that folder is now (`folder`): its log_dir, and a sibling run's teacher taken from the run folder beside it now."
     cfg, folder = copy.deepcopy(saved), Path(folder)
-    was = Path(os.path.normpath(saved['logging']['log_dir']))
     cfg['logging']['log_dir'] = str(folder)
     teacher = saved['teacher']['checkpoint']
-    if teacher and Path(os.path.normpath(teacher)).parent.parent == was.parent and was != Path(os.path.normpath(folder)):
-        cfg['teacher']['checkpoint'] = str(folder.parent/Path(teacher).parent.name/Path(teacher).name)
+    if not teacher: return cfg
+    was, named = Path(os.path.normpath(saved['logging']['log_dir'])), Path(os.path.normpath(teacher))
+    if named.parent.name in ('', '.', '..') or named.parent.parent != was.parent: return cfg  # not a sibling run's: the user's choice
+    beside = folder.parent/named.parent.name/named.name
+    if not beside.is_file() or not is_run_folder(beside.parent): return cfg  # no such run beside it: as written
+    if not (named.is_file() and os.path.samefile(named, beside)): cfg['teacher']['checkpoint'] = str(beside)
     return cfg
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
@@ -344,7 +347,8 @@ def share_weights(source, target) -> bool:
     except OSError as e:
         print(f"{target}: cannot hard-link to {source} ({e.strerror}); storing a copy", file=sys.stderr)
         shutil.copyfile(source, partial); linked = False
-    os.chmod(partial, 0o444)  # read-only under every name: a shared file is never written in place
+    try: os.chmod(partial, 0o444)  # read-only under every name: a shared file is never written in place
+    except PermissionError: pass  # someone else's file (a group-shared teacher): the SHA-256 checks still hold
     os.replace(partial, target)
     return linked
 

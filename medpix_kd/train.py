@@ -61,13 +61,21 @@ def frozen(model, device):
 
 TEACHER_SOURCE = 'teacher_source.json'  # where a run that distils another run's teacher records it
 
+def _teacher_record(path: Path) -> dict:
+    "The teacher a run recorded in `path` (`teacher_source.json`), or a `TrainingError` if the record is damaged."
+    record = read_json(path, 'train the run again')
+    if not isinstance(record, dict) or not isinstance(record.get('sha256'), str):
+        raise TrainingError(f"{path} is damaged (no sha256 of the teacher); train the run again")
+    return record
+
 def adopt_teacher(log_dir: Path, source) -> dict:
     "Make the teacher at `source` this run's own `teacher_best.pth` (one file, read-only), recorded with its SHA-256; a run that adopted one already checks its copy instead."
     own, record_path = log_dir/'teacher_best.pth', log_dir/TEACHER_SOURCE
     if record_path.is_file() and own.is_file():  # resumed: the run's own copy, never the path it came from
-        record = read_json(record_path, 'train the run again')
+        record = _teacher_record(record_path)
         check_sha256(own, record['sha256'], record_path.name)
         return record
+    load_checkpoint(source, 'point teacher.checkpoint at an intact teacher_best.pth')  # refused at its source, before it is linked here
     record = {'checkpoint': str(source), 'sha256': file_sha256(source)}
     share_weights(source, own)
     check_sha256(own, record['sha256'], f'{source} was hashed')  # the source changed while it was linked
@@ -340,7 +348,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                                     cfg['logging']['latency_batches'], cfg['logging']['latency_repeats'])
     source, teacher_source = run.log_dir/TEACHER_SOURCE, None
     if run.main and source.is_file():  # another run's teacher: still the file this run adopted, and said so in the results
-        teacher_source = read_json(source, 'train the run again')
+        teacher_source = _teacher_record(source)
         check_sha256(run.log_dir/'teacher_best.pth', teacher_source['sha256'], source.name)
     run.timings['total_s'] = time.perf_counter() - begin
     results = {'config': cfg,
