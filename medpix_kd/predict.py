@@ -152,12 +152,16 @@ def _read_description(about_path: Path, run_dir) -> dict:
 def _read_weights(weights: Path, about: dict, about_path: Path) -> dict:
     "The tensors of `weights`, checked against the SHA-256 its description recorded, every one finite."
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
-    try: state = load_file(weights)
+    from safetensors import safe_open
+    from safetensors.torch import load
+    import hashlib
+    try:
+        with safe_open(weights, 'pt'): pass  # the header alone: a damaged or huge file fails here, before it is read
+        data = weights.read_bytes(); state = load(data)  # read once: the bytes hashed are the bytes loaded
     except (SafetensorError, OSError) as e:
         raise TrainingError(f"{weights} is damaged or cut short and cannot be read ({e}); train the run again, or "
                             "write it anew with `medpix-kd convert`") from None
-    if 'sha256' in about: check_sha256(weights, about['sha256'], about_path.name)  # descriptions written before the hash lack it
+    if 'sha256' in about: check_sha256(weights, about['sha256'], about_path.name, hashlib.sha256(data).hexdigest())  # descriptions written before the hash lack it
     broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken: raise TrainingError(f"{weights} holds NaN or infinite weights ({len(broken)} tensors, e.g. {broken[0]}); a model "
                                    "with them answers nothing meaningful. Train the run again")

@@ -359,9 +359,9 @@ def file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
     return digest.hexdigest()
 
-def check_sha256(path, expected: str, what: str):
-    "A `TrainingError` unless the file at `path` has the SHA-256 `expected`; `what` says where that was recorded."
-    if (found := file_sha256(path)) != expected:
+def check_sha256(path, expected: str, what: str, found: str = None):
+    "A `TrainingError` unless the file at `path` has the SHA-256 `expected` (`found`: its digest, if already computed); `what` says where that was recorded."
+    if (found := found or file_sha256(path)) != expected:
         raise TrainingError(f"{path} has changed since {what} recorded it (SHA-256 {found[:12]}..., recorded "
                             f"{expected[:12]}...): it was written in place or replaced, so it is no longer the model "
                             "this run was trained and evaluated with. Restore it, or train the run again")

@@ -19,7 +19,7 @@ from .intervals import bootstrap, frame_models, majority_floor, paired_gain, pre
 from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
 from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
                                   run_state, save_weights, share_weights, write_json, check_sha256,
-                                  file_sha256, follow_folder)
+                                  file_sha256, follow_folder, checkpoint_globals)
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, side, steps_per_epoch, write_metrics)
@@ -75,7 +75,8 @@ def adopt_teacher(log_dir: Path, source) -> dict:
         record = _teacher_record(record_path)
         check_sha256(own, record['sha256'], record_path.name)
         return record
-    load_checkpoint(source, 'point teacher.checkpoint at an intact teacher_best.pth')  # refused at its source, before it is linked here
+    fix = 'point teacher.checkpoint at an intact teacher_best.pth'
+    if checkpoint_globals(source, fix): load_checkpoint(source, fix)  # refused at its source, before it is linked here (the index only: the weights load once, below)
     record = {'checkpoint': str(source), 'sha256': file_sha256(source)}
     share_weights(source, own)
     check_sha256(own, record['sha256'], f'{source} was hashed')  # the source changed while it was linked
