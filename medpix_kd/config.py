@@ -85,6 +85,10 @@ def _tower(vision, text, fusion_layers, who):
                             nullable=True),
         'freeze_vision': Key(False, bool,
                              f"freeze the {who}'s image backbone (it keeps its loaded weights and stays in eval mode)"),
+        'freeze_blocks': Key(0, int,
+                             f"freeze the stem and the first N stages of the {who}'s image backbone (EfficientNet-Lite: 7 "
+                             "stages); their outputs are computed once per image when `training.cache_frozen` and the "
+                             "stage does not augment", low=0, high=7),
         'freeze_text': Key(False, bool,
                            f"freeze the {who}'s text backbone (e.g. a pretrained encoder used as a fixed "
                            "feature extractor)"),

@@ -41,8 +41,9 @@ class MultimodalClassifier(nn.Module):
             self.head_image, self.head_text = nn.Linear(dim, len(MODALITIES) + len(LOCATIONS)), nn.Linear(dim, len(MODALITIES) + len(LOCATIONS))
         self.frozen = {'vision': freeze_vision, 'text': freeze_text}
         self.memos = {}  # part -> FeatureMemo, set by `memoize_frozen` (a plain dict: not weights, not saved)
-        for part, frozen in self.frozen.items():
-            for p in getattr(self, part).parameters(): p.requires_grad_(not frozen)
+        for part, frozen in self.frozen.items():  # a backbone's own partial freezing (`freeze_blocks`) stands when it is not frozen whole
+            if frozen:
+                for p in getattr(self, part).parameters(): p.requires_grad_(False)
 
 # %% ../nbs/04_models.ipynb #18fce38c
 def _modality_masks(batch: int, p: float, like: torch.Tensor) -> tuple:
@@ -51,8 +52,15 @@ def _modality_masks(batch: int, p: float, like: torch.Tensor) -> tuple:
     return (r < 1 - p).to(like.dtype), (r >= p).to(like.dtype)
 
 @patch
+def _see(self: MultimodalClassifier, pixel_values) -> tuple:
+    "The image features: remembered (a frozen backbone), continued from a remembered frozen prefix, or computed."
+    if 'vision' in self.memos: return self.memos['vision'](pixel_values)
+    if 'vision_prefix' in self.memos: return self.vision(prefix_output=self.memos['vision_prefix'](pixel_values)[0])
+    return self.vision(pixel_values)
+
+@patch
 def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask) -> dict:
-    img_raw, img_tokens = self.memos['vision'](pixel_values) if 'vision' in self.memos else self.vision(pixel_values)
+    img_raw, img_tokens = self._see(pixel_values)
     txt_raw, txt_tokens, txt_mask = self.memos['text'](input_ids, attention_mask) if 'text' in self.memos else self.text(input_ids, attention_mask)
     img_proj, txt_proj = self.img_proj(img_raw), self.txt_proj(txt_raw)
     tokens = (self.img_proj(img_tokens), self.txt_proj(txt_tokens), txt_mask) if self.uses_tokens else (None, None, None)
@@ -83,7 +91,7 @@ def train(self: MultimodalClassifier, mode: bool = True):
 def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     "The model of side `who` ('teacher' or 'student') of `cfg`, whose text backbone reads `tokenizer`'s ids."
     tower, f = cfg[who], cfg['fusion']
-    vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'])
+    vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'], tower['freeze_blocks'])
     text = build_text(tower['text'], tokenizer, tower['text_pooling'])
     limit = getattr(text.model.config, 'max_position_embeddings', None)
     if limit and tower['max_length'] > limit:
@@ -130,13 +138,18 @@ def _heads(model: MultimodalClassifier) -> list:
                                         'head_text') if hasattr(model, n)]
 
 def param_counts(model: MultimodalClassifier) -> dict:
-    "Parameters of each part of `model`, the total, and how many its configuration trains (all but frozen backbones)."
+    "Parameters of each part of `model`, the total, and how many its configuration trains (all but frozen backbones and stages)."
     count = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())
     return {'vision': count(model.vision), 'text': count(model.text),
             'projections': count(model.img_proj, model.txt_proj),
             'fusion': count(model.fusion), 'heads': count(*_heads(model)),
             'total': count(model),
-            'trainable': count(model) - count(*[getattr(model, part) for part, f in model.frozen.items() if f])}
+            'trainable': count(model) - count(*[getattr(model, part) for part, f in model.frozen.items() if f])
+                          - (0 if model.frozen['vision'] else count(*_frozen_stages(model.vision)))}
+
+def _frozen_stages(vision) -> list:
+    "The modules of a partly frozen image backbone (`freeze_blocks`) that do not train."
+    return vision.model._frozen_modules() if hasattr(vision.model, '_frozen_modules') else []
 
 # %% ../nbs/04_models.ipynb #96d27717
 def _digest(*tensors) -> bytes:
@@ -178,11 +191,18 @@ def __call__(self: FeatureMemo, *inputs):
     return (raw, tokens, inputs[1]) if text else (raw, tokens)
 
 # %% ../nbs/04_models.ipynb #953a07de
+class _FrozenPrefix:
+    "A partly frozen `VisionEncoder` as the encoder of its frozen stages' output (a feature map; no tokens)."
+    def __init__(self, vision): self.vision = vision
+    def __call__(self, pixel_values): return self.vision.prefix(pixel_values), None
+
 def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> MultimodalClassifier:
-    "Attach a `FeatureMemo` to each frozen backbone of `model` (to the image one only if `images`, i.e. unaugmented)."
+    "Attach a `FeatureMemo` to each frozen backbone of `model`, or to its frozen stages (images only if `images`, i.e. unaugmented)."
     for part in ('vision', 'text'):
         if model.frozen[part] and (images or part == 'text'):
             model.memos[part] = FeatureMemo(getattr(model, part), keep_tokens=model.uses_tokens)
+    if images and not model.frozen['vision'] and model.vision.frozen_blocks:
+        model.memos['vision_prefix'] = FeatureMemo(_FrozenPrefix(model.vision), keep_tokens=False)
     return model
 
 # %% ../nbs/04_models.ipynb #1abbcea1

