@@ -228,7 +228,9 @@ class VisionEncoder(nn.Module):
         return self.channels_last
 
     def forward(self, pixel_values=None, prefix_output=None):  # prefix_output: what `prefix` gave, for a partly frozen backbone
-        if prefix_output is not None: out = self.model(prefix_output=prefix_output)
+        if prefix_output is not None:  # remembered rows are stacked channels-first; the layout must match the weights' to be fast
+            if self.channels_last: prefix_output = prefix_output.contiguous(memory_format=torch.channels_last)
+            out = self.model(prefix_output=prefix_output)
         else:
             if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
             out = self.model(pixel_values=pixel_values, **self.extra)

@@ -128,8 +128,8 @@ TRAINING_KEYS = {
     'T': Key(2.0, float, "softmax temperature of logit distillation", low=1e-6),
     'weight_decay': Key(0.01, float, "AdamW weight decay", low=0),
     'backbone_lr_scale': Key(1.0, float,
-        "learning rate of the vision and text backbones, as a multiple of the stage's (e.g. 0.1 for "
-        "pretrained backbones next to new layers)", low=0),
+        "learning rate of the pretrained vision and text backbones, as a multiple of the stage's (e.g. 0.1 "
+        "next to new layers); backbones that start from a random init learn at the stage's rate", low=0),
     'warmup_ratio': Key(0.1, float,
         "share of each stage's optimizer steps spent warming the learning rate up, before a cosine decay",
         low=0, high=1),
@@ -402,14 +402,29 @@ def _overrides_as_mappings(overrides):
 PRESETS = {
     'demo': {
         'data': {'root': None, 'batch_size': 16},
-        'teacher': {'vision': 'tiny-vit', 'text': 'minilm-l6', 'image_size': 64, 'max_length': 64},
+        'teacher': {'vision': 'tiny-vit', 'text': 'minilm-l6', 'image_size': 64, 'max_length': 64, 'freeze_text': True},
         'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 48, 'max_length': 32},
         'fusion': {'dim': 64},
-        'training': {'teacher_epochs': 3, 'student_epochs': 3, 'teacher_lr': 1e-3, 'student_lr': 2e-3,
-                     'warmup_ratio': 0.05, 'ce_baseline': True},
+        'training': {'teacher_epochs': 15, 'student_epochs': 3, 'teacher_lr': 2e-3, 'student_lr': 2e-3,
+                     'warmup_ratio': 0.05, 'beta': 0.0, 'ce_baseline': True},
+        'loss': {'type': 'vanilla'},
         'logging': {'log_dir': 'runs/demo'},
     },
     'medpix-cpu': {
+        'data': {'root': 'MedPix-2-0', 'batch_size': 32,
+                 'text_fields': ['caption', 'plane', 'title', 'findings']},
+        'teacher': {'vision': 'efficientnet-lite2', 'text': 'minilm-l6', 'image_size': 160, 'max_length': 128,
+                    'freeze_text': True, 'freeze_blocks': 6, 'fusion_layers': 1},
+        'student': {'vision': 'efficientnet-lite0', 'text': 'tiny-bert', 'image_size': 160, 'max_length': 128,
+                    'freeze_blocks': 5, 'fusion_layers': 1},
+        'fusion': {'type': 'concat_mlp', 'dim': 256, 'dropout': 0.2, 'unimodal_weight': 1.0},
+        'training': {'teacher_epochs': 12, 'student_epochs': 12, 'teacher_lr': 1e-3, 'student_lr': 2e-3,
+                     'backbone_lr_scale': 0.1, 'weight_decay': 0.05, 'beta': 0.0, 'ce_baseline': True},
+        'loss': {'type': 'vanilla'},
+        'device': 'cpu',
+        'logging': {'log_dir': 'runs/medpix-cpu'},
+    },
+    'medpix-cpu-scratch': {
         'data': {'root': 'MedPix-2-0', 'batch_size': 32,
                  'text_fields': ['caption', 'plane', 'title', 'findings']},
         'teacher': {'vision': 'tiny-cnn', 'text': 'minilm-l6', 'image_size': 96, 'max_length': 128,
@@ -423,7 +438,7 @@ PRESETS = {
                      'beta': 1.0, 'ce_baseline': True},
         'loss': {'type': 'vanilla'},
         'device': 'cpu',
-        'logging': {'log_dir': 'runs/medpix-cpu'},
+        'logging': {'log_dir': 'runs/medpix-cpu-scratch'},
     },
     'paper': {
         'data': {'root': 'MedPix-2-0', 'batch_size': 32,

@@ -17,7 +17,7 @@ from .config import MedpixError, atomic_write, text_table
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'IMAGENET_MEAN',
-           'IMAGENET_STD', 'SYNTHETIC_NAME', 'short_name', 'DataError', 'MissingDataError', 'DataWarning',
+           'IMAGENET_STD', 'SYNTHETIC_NAME', 'DEMO_CASES', 'short_name', 'DataError', 'MissingDataError', 'DataWarning',
            'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample',
            'load_records', 'make_synthetic_medpix', 'is_synthetic', 'decode_image', 'letterbox', 'check_images_exist',
            'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset',
@@ -585,7 +585,8 @@ def cache_root(cfg: dict = None) -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'medpix_kd'
 
 # %% ../nbs/01_data.ipynb #40f91a4e
-SYNTHETIC_NAME = 'synthetic-v2'  # bump when make_synthetic_medpix changes its output
+SYNTHETIC_NAME = 'synthetic-v3'  # bump when make_synthetic_medpix or DEMO_CASES changes its output
+DEMO_CASES = (40, 10, 30)  # cases in train, dev and test: a test split of about 75 images, so the demo's comparisons mean something
 
 def data_root(cfg: dict) -> Path:
     "The dataset folder of `cfg`: `data.root`, or the cached synthetic MedPix when that is null."
@@ -594,7 +595,7 @@ def data_root(cfg: dict) -> Path:
     if not target.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f'.{SYNTHETIC_NAME}-', dir=target.parent))
-        make_synthetic_medpix(partial)
+        make_synthetic_medpix(partial, cases=DEMO_CASES)
         try: os.rename(partial, target)
         except OSError: shutil.rmtree(partial, ignore_errors=True)  # another process finished first
     return target

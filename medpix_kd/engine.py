@@ -68,7 +68,7 @@ def make_optimizer(trainee: Trainee, lr: float, cfg: dict, steps: int):
     "AdamW (fused: one kernel for all parameters) over the trainee's trainable parameters, and a warm-up + cosine schedule over `steps` optimizer steps."
     from transformers import get_cosine_schedule_with_warmup
     training = cfg['training']
-    backbone = {id(p) for m in (trainee.model.vision, trainee.model.text) for p in m.parameters()}
+    backbone = {id(p) for m in (trainee.model.vision, trainee.model.text) if m.restorable for p in m.parameters()}  # pretrained ones
     trainable = [p for p in trainee.parameters() if p.requires_grad]
     groups = [{'params': [p for p in trainable if id(p) in backbone],
                'lr': lr * training['backbone_lr_scale']},
@@ -179,6 +179,7 @@ class Run:
     on_step: object = None
     finished: dict = field(default_factory=dict)  # stage name -> metric rows of the stages done so far
     timings: dict = field(default_factory=dict)
+    memos: dict = field(default_factory=dict)     # rows of the frozen-feature memos that models of this run share (see `build_stage_model`)
     def loader(self, split, shuffle=False, epoch=0, sides=None):
         "The loader of `split`; a training loader (`shuffle`) drops a last batch of one sample, which batch norm cannot train on."
         d, n = self.cfg['data'], len(self.datasets[split])

@@ -99,11 +99,20 @@ def load_teacher_checkpoint(teacher, path, cfg):
     return teacher
 
 # %% ../nbs/07_train.ipynb #0203d674
-def build_stage_model(cfg: dict, who: str, tokenizer):
+def build_stage_model(cfg: dict, who: str, tokenizer,
+                      shared: dict = None):  # `Run.memos`: pretrained frozen image features, shared by models that compute the same
     "`who`'s model of `cfg`, its frozen backbones memoized if `training.cache_frozen`."
     model = build_model(cfg, who, tokenizer)
     augmented = augments(cfg, 'student') or (who == 'teacher' and augments(cfg, 'teacher'))
-    return memoize_frozen(model, images=not augmented) if cfg['training']['cache_frozen'] else model
+    if not cfg['training']['cache_frozen']: return model
+    memoize_frozen(model, images=not augmented)
+    same_weights = model.vision.restorable and not (who == 'student' and cfg['student']['inherit_vision'])
+    if shared is not None and same_weights:  # the `ce` student and the distilled one start from the same pretrained stages
+        for part in ('vision', 'vision_prefix'):
+            if part in model.memos:
+                key = (part, cfg[who]['vision'], cfg[who]['image_size'], model.vision.frozen_blocks, model.memos[part].keep_tokens)
+                model.memos[part].rows = shared.setdefault(key, model.memos[part].rows)
+    return model
 
 # %% ../nbs/07_train.ipynb #2b787bd5
 def new_teacher_stage(run: Run, teacher) -> Stage:
@@ -114,7 +123,7 @@ def new_teacher_stage(run: Run, teacher) -> Stage:
 def teacher_stage(run: Run, tokenizer, state=None):
     "The best teacher of this run, trained here or loaded, frozen on the run's device."
     cfg, acc = run.cfg, run.accelerator
-    teacher = build_stage_model(cfg, 'teacher', tokenizer)
+    teacher = build_stage_model(cfg, 'teacher', tokenizer, run.memos)
     if cfg['teacher']['checkpoint']:
         if run.main: adopt_teacher(run.log_dir, cfg['teacher']['checkpoint'])  # the run folder stays complete; the file stored once
         acc.wait_for_everyone()
@@ -167,7 +176,7 @@ def new_student_stage(run: Run, teacher, tokenizer, loss=None, cache_teacher: bo
     "A distillation stage: the seed's initial student, `loss` (None: the config's) built on a first batch, and the teacher's targets."
     cfg, acc = run.cfg, run.accelerator
     set_seed(cfg['seed'] + 1)  # the same initial student as the `ce` baseline's
-    student = build_stage_model(cfg, 'student', tokenizer).to(acc.device).eval()
+    student = build_stage_model(cfg, 'student', tokenizer, run.memos).to(acc.device).eval()
     if cfg['student']['inherit_vision']: inherit_vision(student, teacher, cfg)
     loss = loss_from_config(cfg, n_data=len(run.datasets['train'])) if loss is None else loss
     loss = materialize_on_batch(loss, student, teacher, next(iter(run.loader('train'))))
@@ -189,7 +198,7 @@ def baseline_stage(run: Run, tokenizer, state=None):
     done = state is not None and state['stage'] == 'student'
     if not done:
         set_seed(cfg['seed'] + 1)  # the same initial student as the distilled one's
-        student = build_stage_model(cfg, 'student', tokenizer).to(acc.device)
+        student = build_stage_model(cfg, 'student', tokenizer, run.memos).to(acc.device)
         stage = new_stage(cfg, acc, 'student_ce', student, CELoss().materialize(None), steps_per_epoch(run))
         fit_stage(run, stage, resume_stage(stage, state, acc))
         run.finished['student_ce'] = stage.history
