@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_bench.ipynb #885f2a6b
 from __future__ import annotations
-import contextlib, copy, itertools, re, tempfile, time
+import contextlib, copy, itertools, math, re, tempfile, time
 from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -20,10 +20,10 @@ from .engine import Run, train_epoch
 from .train import build_stage_model, frozen, new_student_stage, new_teacher_stage, train
 
 # %% auto #0
-__all__ = ['FAMILIES', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'step_flops',
-           'op_family', 'FirstBatches', 'native_stderr_quiet', 'profile_steps', 'other_layout', 'ms_without_onednn',
-           'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark', 'targets_of',
-           'format_report', 'profile_table']
+__all__ = ['FAMILIES', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'conv_backward_flops',
+           'step_flops', 'op_family', 'FirstBatches', 'native_stderr_quiet', 'profile_steps', 'other_layout',
+           'ms_without_onednn', 'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark',
+           'targets_of', 'format_report', 'profile_table']
 
 # %% ../nbs/09a_bench.ipynb #6ae9733a
 def matmul_gflops(dtype=torch.float32, n: int = 2048, device='cpu', min_time: float = 1.0) -> float:
@@ -90,10 +90,18 @@ def time_epoch(stage, loader, accelerator, cfg: dict, autocast_dtype=None) -> di
     return {'epoch_s': elapsed, 'steps': len(loader), 'ms_per_step': 1000 * elapsed / len(loader),
             'data_wait_share': timed.wait / elapsed}
 
+# %% ../nbs/09a_bench.ipynb #15ee9fa9
+def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+                        _output_padding, _groups, output_mask, out_shape=None, **kwargs) -> int:
+    "FLOPs of `aten.convolution_backward`: the forward convolution's, once per gradient computed (input, weight)."
+    spatial = (x_shape if transposed else grad_out_shape)[2:]
+    forward = 2 * x_shape[0] * math.prod(spatial) * w_shape[0] * w_shape[1] * math.prod(w_shape[2:])
+    return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
 # %% ../nbs/09a_bench.ipynb #cddbc062
 def step_flops(stage, batch) -> int:
-    "Model FLOPs of one training step of `stage` on `batch` (forward and backward), counted by `FlopCounterMode`."
-    with FlopCounterMode(display=False) as counter:
+    "Model FLOPs of one training step of `stage` on `batch` (forward and backward), counted by `FlopCounterMode` (grouped convolutions counted right)."
+    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flops}) as counter:
         total, _ = stage.trainee(batch, stage.targets(batch) if stage.targets else None)
         total.backward()
     stage.optimizer.zero_grad()
@@ -215,7 +223,9 @@ def bench_students(run: Run, teacher, log=print) -> dict:
     def epoch(loss, cache=None, settings=False):
         stage = new_student_stage(run, teacher, tokenizer, loss, cache)
         loader = lambda epoch: run.loader('train', True, epoch, stage.sides)
-        timing = time_epoch(stage, loader(0), acc, run.cfg)
+        memos = acc.unwrap_model(stage.trainee).model.memos  # the first student fills the frozen features the others share
+        first = time_epoch(stage, loader(6), acc, run.cfg)['epoch_s'] if any(len(m) == 0 for m in memos.values()) else None
+        timing = time_epoch(stage, loader(0), acc, run.cfg) | {'first_epoch_s': first}
         batch = next(iter(loader(1)))
         if settings: timing |= {'bf16_ms_per_step': time_epoch(stage, loader(2), acc, run.cfg, torch.bfloat16)['ms_per_step'],
                                 'other_layout': other_layout(stage, loader(3), acc, run.cfg),
