@@ -224,7 +224,7 @@ def bench_students(run: Run, teacher, log=print) -> dict:
         stage = new_student_stage(run, teacher, tokenizer, loss, cache)
         loader = lambda epoch: run.loader('train', True, epoch, stage.sides)
         memos = acc.unwrap_model(stage.trainee).model.memos  # the first student fills the frozen features the others share
-        first = time_epoch(stage, loader(6), acc, run.cfg)['epoch_s'] if any(len(m) == 0 for m in memos.values()) else None
+        first = time_epoch(stage, loader(6), acc, run.cfg)['epoch_s'] if any(len(m) < len(run.datasets['train']) for m in memos.values()) else None
         timing = time_epoch(stage, loader(0), acc, run.cfg) | {'first_epoch_s': first}
         batch = next(iter(loader(1)))
         if settings: timing |= {'bf16_ms_per_step': time_epoch(stage, loader(2), acc, run.cfg, torch.bfloat16)['ms_per_step'],
