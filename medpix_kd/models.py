@@ -149,7 +149,7 @@ def param_counts(model: MultimodalClassifier) -> dict:
 
 def _frozen_stages(vision) -> list:
     "The modules of a partly frozen image backbone (`freeze_blocks`) that do not train."
-    return vision.model._frozen_modules() if hasattr(vision.model, '_frozen_modules') else []
+    return vision.model.frozen_modules() if hasattr(vision.model, 'frozen_modules') else []
 
 # %% ../nbs/04_models.ipynb #96d27717
 def _digest(*tensors) -> bytes:
