@@ -50,7 +50,8 @@ setuptools.setup(
     entry_points = {
         'console_scripts': cfg.get('console_scripts','').split(),
         'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d'],
-        # papermill creates run folders and guards finished reports for these paths (see nbs/08a_papermill_io.ipynb)
-        'papermill.io': [f'{prefix}=medpix_kd.papermill_io:runs_folder_handler' for prefix in ('runs/', './', '../', '/')],
+        # papermill's `local` slot: medpix_kd's own notebooks get run folders made and finished reports guarded, any other
+        # notebook gets papermill's LocalHandler unchanged (see nbs/08a_papermill_io.ipynb); no path prefix is claimed
+        'papermill.io': ['local=medpix_kd.papermill_io:runs_folder_handler'],
     },
     **setup_cfg)
