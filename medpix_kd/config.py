@@ -14,8 +14,8 @@ import yaml
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
            'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX', 'PRESETS', 'MedpixError',
            'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs',
-           'text_table', 'check_value', 'did_you_mean', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml',
-           'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
+           'text_table', 'check_value', 'did_you_mean', 'loss_default', 'safe_yaml', 'parse_override', 'get_preset',
+           'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -336,6 +336,16 @@ def _home_loss_settings(user: dict) -> dict:
                 raise ConfigError(f"{away}.{k} = {value!r} and {home}.{k} = {here[k]!r} disagree; set it once, under {home}:")
             here[k] = value
     return user
+
+# %% ../nbs/00_config.ipynb #66bcc76f
+def loss_default(name: str):
+    "The default of loss setting `name`, read from its `Key`; a list comes back as a tuple (an immutable default)."
+    home = TRAINING_KEYS if name in LOSS_SETTINGS['training'] else LOSS_KEYS
+    settings = [*LOSS_SETTINGS['training'], *(k for k in LOSS_KEYS if k != 'type')]
+    if name not in settings:
+        raise ConfigError(f"loss setting {name!r} has no Key in config.LOSS_KEYS{did_you_mean(name, settings)}")
+    default = home[name].default
+    return tuple(default) if isinstance(default, list) else default
 
 # %% ../nbs/00_config.ipynb #03d91cf1
 def _merge(cfg: dict, user: dict, schema: dict, prefix=''):

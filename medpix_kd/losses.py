@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
-from .config import ConfigError, did_you_mean
+from .config import ConfigError, did_you_mean, loss_default
 
 # %% auto #0
-__all__ = ['LOGIT_KEYS', 'LOSSES', 'ALL_LOSS_PARAMS', 'DistillLoss', 'CELoss', 'kd_kl', 'width_adapter', 'VanillaKD', 'info_nce',
-           'CRDLoss', 'CombinedKD', 'pairwise_distances', 'rkd_distance', 'rkd_angle', 'RKDLoss', 'mmd2', 'MMDLoss',
-           'loss_params', 'build_loss', 'loss_from_config', 'materialize_on_batch']
+__all__ = ['LOGIT_KEYS', 'LOSSES', 'DistillLoss', 'CELoss', 'kd_kl', 'width_adapter', 'VanillaKD', 'info_nce', 'CRDLoss',
+           'CombinedKD', 'pairwise_distances', 'rkd_distance', 'rkd_angle', 'RKDLoss', 'mmd2', 'MMDLoss', 'loss_params',
+           'all_loss_params', 'build_loss', 'loss_from_config', 'materialize_on_batch']
 
 # %% ../nbs/05_losses.ipynb #91d40fce
 LOGIT_KEYS = ('logits_modality', 'logits_location')
@@ -22,15 +22,14 @@ LOGIT_KEYS = ('logits_modality', 'logits_location')
 class DistillLoss(nn.Module):
     "Student cross-entropy on both tasks plus the distillation terms a subclass adds in `terms`."
     needs_teacher = True
-    def __init__(self, features=('img_proj', 'txt_proj')):  # outputs concatenated into the embedding
+    def __init__(self, features=loss_default('features')):  # outputs concatenated into the embedding
         super().__init__()
         self.features, self.ready = tuple(features), False
 
     def embedding(self, out: dict) -> torch.Tensor:
         "The concatenation of `out`'s `features`, (B, sum of widths)."
-        missing = [f for f in self.features if f not in out]
-        if missing: raise ConfigError(f"loss.features {missing} are not model outputs; outputs: "
-                                      f"{', '.join(out)}")
+        missing, outputs = [f for f in self.features if f not in out], ', '.join(out)
+        if missing: raise ConfigError(f"loss.features {missing} are not model outputs; outputs: {outputs}")
         return torch.cat([out[f] for f in self.features], -1)
 
 # %% ../nbs/05_losses.ipynb #ae837420
@@ -93,8 +92,9 @@ def width_adapter(s_width: int, t_width: int) -> nn.Module:
 
 # %% ../nbs/05_losses.ipynb #0fc40c87
 class VanillaKD(DistillLoss):
-    "CE + alpha·T²·KL on both heads + beta·MSE between the student's (projected) and the teacher's embeddings."
-    def __init__(self, alpha=1.0, beta=100.0, T=2.0, features=('img_proj', 'txt_proj')):
+    "CE + alpha·T²·KL summed over both heads + beta·MSE between the student's (projected) and the teacher's embeddings."
+    def __init__(self, alpha=loss_default('alpha'), beta=loss_default('beta'), T=loss_default('T'),
+                 features=loss_default('features')):
         super().__init__(features)
         self.alpha, self.beta, self.T = alpha, beta, T
     def build(self, s_emb, t_emb): self.adapter = width_adapter(s_emb.shape[-1], t_emb.shape[-1])
@@ -116,10 +116,11 @@ def info_nce(anchor, positive, temperature: float, negatives=None) -> torch.Tens
 
 # %% ../nbs/05_losses.ipynb #bfec57fc
 class CRDLoss(DistillLoss):
-    "CE + gamma·CRD: InfoNCE between projected, normalized student and teacher embeddings."
-    def __init__(self, gamma=0.8, temperature=0.07, base_temperature=0.07, feat_dim=128, nce_k=0,
-                 nce_momentum=0.5,
-                 n_data=None, features=('img_proj', 'txt_proj')):
+    "CE + gamma·CRD: one-way InfoNCE from the projected, normalized student embedding to the teacher embeddings."
+    def __init__(self, gamma=loss_default('gamma'), temperature=loss_default('temperature'),
+                 base_temperature=loss_default('base_temperature'), feat_dim=loss_default('feat_dim'),
+                 nce_k=loss_default('nce_k'), nce_momentum=loss_default('nce_momentum'), n_data=None,
+                 features=loss_default('features')):
         super().__init__(features)
         if nce_k and (n_data is None or nce_k > n_data - 1):
             raise ConfigError(f"loss.nce_k = {nce_k} needs a memory bank with more than nce_k samples; the "
@@ -154,9 +155,11 @@ def terms(self: CRDLoss, s_out, t_out, index=None): return {'crd': self.crd(s_ou
 # %% ../nbs/05_losses.ipynb #d0b6d7a4
 class CombinedKD(VanillaKD):
     "Vanilla KD + gamma·CRD."
-    def __init__(self, alpha=1.0, beta=100.0, T=2.0, gamma=0.8, temperature=0.07, base_temperature=0.07,
-                 feat_dim=128,
-                 nce_k=0, nce_momentum=0.5, n_data=None, features=('img_proj', 'txt_proj')):
+    def __init__(self, alpha=loss_default('alpha'), beta=loss_default('beta'), T=loss_default('T'),
+                 gamma=loss_default('gamma'), temperature=loss_default('temperature'),
+                 base_temperature=loss_default('base_temperature'), feat_dim=loss_default('feat_dim'),
+                 nce_k=loss_default('nce_k'), nce_momentum=loss_default('nce_momentum'), n_data=None,
+                 features=loss_default('features')):
         super().__init__(alpha, beta, T, features)
         self.contrast = CRDLoss(gamma, temperature, base_temperature, feat_dim, nce_k, nce_momentum,
                                 n_data, features)
@@ -191,7 +194,8 @@ def rkd_angle(s, t) -> torch.Tensor:
 # %% ../nbs/05_losses.ipynb #d857f126
 class RKDLoss(DistillLoss):
     "CE + w_dist·RKD distance + w_angle·RKD angle, on the embeddings."
-    def __init__(self, w_dist=25.0, w_angle=50.0, features=('img_proj', 'txt_proj')):
+    def __init__(self, w_dist=loss_default('w_dist'), w_angle=loss_default('w_angle'),
+                 features=loss_default('features')):
         super().__init__(features)
         self.w_dist, self.w_angle = w_dist, w_angle
     def terms(self, s_out, t_out, index=None):
@@ -199,7 +203,7 @@ class RKDLoss(DistillLoss):
         return {'rkd_distance': self.w_dist * rkd_distance(s, t), 'rkd_angle': self.w_angle * rkd_angle(s, t)}
 
 # %% ../nbs/05_losses.ipynb #3ac82abc
-def mmd2(x, y, scales=(0.25, 0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:
+def mmd2(x, y, scales=loss_default('mmd_scales')) -> torch.Tensor:
     "Biased MMD² between samples `x` and `y` (rows) under a sum of Gaussian kernels."
     z = torch.cat([x, y])
     d2 = pairwise_distances(z, squared=True)
@@ -212,7 +216,8 @@ def mmd2(x, y, scales=(0.25, 0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:
 # %% ../nbs/05_losses.ipynb #02b3d95b
 class MMDLoss(DistillLoss):
     "CE + w_mmd·MMD² between the student's (projected) and the teacher's embeddings."
-    def __init__(self, w_mmd=1.0, mmd_scales=(0.25, 0.5, 1.0, 2.0, 4.0), features=('img_proj', 'txt_proj')):
+    def __init__(self, w_mmd=loss_default('w_mmd'), mmd_scales=loss_default('mmd_scales'),
+                 features=loss_default('features')):
         super().__init__(features)
         self.w_mmd, self.scales = w_mmd, tuple(mmd_scales)
     def build(self, s_emb, t_emb): self.adapter = width_adapter(s_emb.shape[-1], t_emb.shape[-1])
@@ -228,17 +233,20 @@ def loss_params(name: str) -> list:
     "The hyperparameter names loss `name` takes."
     return [p for p in inspect.signature(LOSSES[name]).parameters if p != 'n_data']
 
-ALL_LOSS_PARAMS = sorted({p for name in LOSSES for p in loss_params(name)})
+def all_loss_params() -> list:
+    "The hyperparameter names that some registered loss takes, sorted; read at each call, so a loss added later counts."
+    return sorted({p for name in LOSSES for p in loss_params(name)})
 
 # %% ../nbs/05_losses.ipynb #98f5e0f1
 def build_loss(name: str, n_data: int = None, **params) -> DistillLoss:
     "Loss `name` with the `params` it takes; `n_data` is the training-set size (for memory banks)."
     if name not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}; losses: {', '.join(LOSSES)}")
+    known = all_loss_params()
     for key in params:
-        if key not in ALL_LOSS_PARAMS:
-            raise ConfigError(f"unknown loss parameter {key!r}{did_you_mean(key, ALL_LOSS_PARAMS)}; loss "
-                              f"parameters: {', '.join(ALL_LOSS_PARAMS)}")
+        if key not in known:
+            hint = did_you_mean(key, known)
+            raise ConfigError(f"unknown loss parameter {key!r}{hint}; loss parameters: {', '.join(known)}")
     takes = loss_params(name)
     extra = {'n_data': n_data} if 'n_data' in inspect.signature(LOSSES[name]).parameters else {}
     return LOSSES[name](**{k: v for k, v in params.items() if k in takes}, **extra)
@@ -246,7 +254,8 @@ def build_loss(name: str, n_data: int = None, **params) -> DistillLoss:
 # %% ../nbs/05_losses.ipynb #8f3b0c93
 def loss_from_config(cfg: dict, n_data: int = None) -> DistillLoss:
     "The student loss `cfg` describes; `n_data` is the training-set size."
-    params = {k: v for k, v in {**cfg['training'], **cfg['loss']}.items() if k in ALL_LOSS_PARAMS}
+    known = all_loss_params()
+    params = {k: v for k, v in {**cfg['training'], **cfg['loss']}.items() if k in known}
     return build_loss(cfg['loss']['type'], n_data, **params)
 
 # %% ../nbs/05_losses.ipynb #752f585c
