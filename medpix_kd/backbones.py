@@ -15,6 +15,7 @@ from fastcore.basics import patch
 from .config import MedpixError, did_you_mean
 from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_records
 from .efficientnet_lite import LITE_MEAN, LITE_PACKAGES, LITE_STD, load_lite
+from .files import RunFiles
 
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
@@ -354,7 +355,7 @@ def input_spec(tower: dict, train_texts, tokenizer=None) -> InputSpec:
 # %% ../nbs/02_backbones.ipynb #35376591
 def tokenizer_dir(run_dir, who: str) -> Path:
     "The folder in which a run keeps side `who`'s tokenizer (written with `save_pretrained`)."
-    return Path(run_dir)/f'tokenizer_{who}'
+    return RunFiles(run_dir).tokenizer(who)
 
 # %% ../nbs/02_backbones.ipynb #93c473c4
 def input_specs(cfg: dict) -> tuple:

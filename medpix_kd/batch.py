@@ -8,7 +8,8 @@ import contextlib, copy, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
-from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state, write_json
+from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state
+from .files import RunFiles, write_json
 
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
@@ -61,7 +62,7 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
         cfg['logging']['log_dir'] = str(run_dir)
         key = teacher_key(cfg)
         if cfg['teacher']['checkpoint'] is None and key in leaders:  # this teacher is trained by an earlier run
-            cfg['teacher']['checkpoint'] = str(Path(leaders[key])/'teacher_best.pth')
+            cfg['teacher']['checkpoint'] = str(RunFiles(leaders[key]).best('teacher'))
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
         existing = claim_run_dir(run_dir)/'config.yaml'  # refuses a folder that is not a run's
@@ -97,28 +98,28 @@ def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) ->
     import papermill as pm
     from medpix_kd.reports import write_html
     run_dir = Path(log_dir)
-    report = run_dir/'report.ipynb'
+    report = RunFiles(run_dir).report
     try:
         with unknown_parameter_quiet('PAPERMILL_OUTPUT_PATH'):
             pm.execute_notebook(str(template('run.ipynb')), str(report),
-                                parameters={'config': str(run_dir/'config.yaml'), 'log_dir': str(run_dir), 'resume': 'or-start',
+                                parameters={'config': str(RunFiles(run_dir).config), 'log_dir': str(run_dir), 'resume': 'or-start',
                                             'PAPERMILL_OUTPUT_PATH': str(report)},  # the notebook renders its own HTML, and knows it runs under papermill
                                 kernel_name=kernel, progress_bar=False, log_output=log_output)
     finally:
-        if report.is_file(): write_html(report, run_dir/'report.html', title=run_dir.name)  # a failed run's report shows where it stopped
-    return run_dir/'report.html'
+        if report.is_file(): write_html(report, RunFiles(run_dir).report_html, title=run_dir.name)  # a failed run's report shows where it stopped
+    return RunFiles(run_dir).report_html
 
 def report_complete(run_dir: Path) -> bool:
     "Whether the report of the run in `run_dir` was rendered to its end: papermill recorded its end and no exception, and the HTML exists."
-    try: meta = json.loads((run_dir/'report.ipynb').read_text(encoding='utf-8')).get('metadata', {}).get('papermill', {})
+    try: meta = json.loads(RunFiles(run_dir).report.read_text(encoding='utf-8')).get('metadata', {}).get('papermill', {})
     except (OSError, ValueError, AttributeError): return False
-    return bool(meta.get('end_time')) and not meta.get('exception') and (run_dir/'report.html').is_file()
+    return bool(meta.get('end_time')) and not meta.get('exception') and RunFiles(run_dir).report_html.is_file()
 
 def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     "Execute the run notebook for `cfg` into its run folder with papermill; returns the run's record."
     from papermill.exceptions import PapermillExecutionError
     run_dir = Path(cfg['logging']['log_dir'])
-    record = {'log_dir': str(run_dir), 'report': str(run_dir/'report.ipynb')}
+    record = {'log_dir': str(run_dir), 'report': str(RunFiles(run_dir).report)}
     if run_state(run_dir) == 'finished' and report_complete(run_dir):  # a batch run again: what finished stays exactly as it is
         return {**record, 'status': 'finished', 'kept': True}
     try:
@@ -145,12 +146,12 @@ def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 2
     from medpix_kd.run_folder import load_trained_model
     runs_of, models, dev, device = {}, {}, {}, 'cpu'
     for rec in (r for r in records if r['status'] == 'finished'):
-        cfg = load_config(Path(rec['log_dir'])/'config.yaml')
+        cfg = load_config(RunFiles(rec['log_dir']).config)
         arch = _student_architecture(cfg)
         runs_of.setdefault(arch, []).append(rec['run'])
         if arch in models: continue
         device = resolve_device(cfg['device'])
-        models[arch], tokenizer = load_trained_model(Path(rec['log_dir'])/'student_best.pth', device)
+        models[arch], tokenizer = load_trained_model(RunFiles(rec['log_dir']).best('student'), device)
         spec = input_spec(cfg['student'], [], tokenizer)
         dev[arch] = MedPixDataset(data_root(cfg), 'dev', spec, spec, cfg['data']['text_fields'], max(batch_sizes),
                                   cfg['seed'], progress=False)
@@ -161,7 +162,7 @@ def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 2
            'students': {arch: {'runs': runs_of[arch],
                                **{f'{stat}_ms_per_sample_batch{b}': lat[stat][f'{arch}_ms_per_sample_batch{b}']
                                   for stat in ('median', 'iqr') for b in batch_sizes}} for arch in models}}
-    write_json(out, Path(log_root)/'latency.json')
+    write_json(out, RunFiles(log_root).latency)
     return out
 
 # %% ../nbs/09_batch.ipynb #9bfea8fc
@@ -174,7 +175,7 @@ def progress_line(record: dict, done: int, total: int, elapsed: float) -> str:
     from medpix_kd.metrics import measures
     line = f"== batch run {done}/{total} {record['run']}: " + ('finished before, left as it is' if record.get('kept')
                                                                  else f"{record['status']} in {_clock(record.get('wall_s', 0))}")
-    results = Path(record['log_dir'])/'results.json'
+    results = RunFiles(record['log_dir']).results
     if record['status'] == 'finished' and results.is_file():
         metrics = json.loads(results.read_text())['metrics']
         dev, test, ce = (measures(metrics, s, w).get('mean_macro_f1') for s, w in (('dev', 'student'), ('test', 'student'), ('test', 'student_ce')))
@@ -194,7 +195,7 @@ def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
         record = {'run': name, 'setting': setting_of(name), 'seed': cfg['seed'], **execute_run(cfg, kernel)}
         records.append(record | {'wall_s': round(time.monotonic() - start, 1)})
         print(progress_line(records[-1], i, len(plans), time.monotonic() - began), flush=True)
-        write_json(records, log_root/'batch.json')
+        write_json(records, RunFiles(log_root).batch)
     try: retime_students(records, log_root)
     except Exception as e:  # the runs are done and written; a failed re-timing must not cost the summary
         print(f"== batch: could not re-time the students together ({type(e).__name__}: {explain_error(e) or e}); "
@@ -207,7 +208,7 @@ def render_batch_summary(log_root, kernel: str = 'python3') -> Path:
     "Render `summary.ipynb`, `summary.html` and `summary.csv` for the batch in `log_root`."
     import papermill as pm
     from medpix_kd.reports import write_html
-    out = Path(log_root)/'summary.ipynb'
+    out = RunFiles(log_root).summary
     pm.execute_notebook(str(template('compare.ipynb')), str(out), parameters={'batch_dir': str(log_root)},
                         kernel_name=kernel, progress_bar=False)
-    return write_html(out, Path(log_root)/'summary.html')
+    return write_html(out, RunFiles(log_root).summary_html)

@@ -18,6 +18,7 @@ from .run_folder import read_json
 from .devices import build_line, cpu_build, machine, make_accelerator
 from .engine import Run, train_epoch
 from .train import build_stage_model, frozen, new_student_stage, new_teacher_stage, train
+from .files import RunFiles
 
 # %% auto #0
 __all__ = ['FAMILIES', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'conv_backward_flops',
@@ -243,7 +244,7 @@ def bench_students(run: Run, teacher, log=print) -> dict:
 def bench_whole_run(cfg: dict, run_dir=None, from_run=None, log=print) -> dict:
     "Wall time and stage timings of a complete run of `cfg`, made here (into `run_dir`, or a folder removed afterwards) or read `from_run`."
     if from_run is not None:
-        results = read_json(Path(from_run)/'results.json')
+        results = read_json(RunFiles(from_run).results)
         return {'source': str(from_run), 'wall_s': results['timings']['total_s'],
                 'timings': results['timings']}
     with tempfile.TemporaryDirectory(prefix='medpix-bench-') as scratch:
@@ -263,7 +264,7 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
               naive_samples: int = 256,# samples read through the naive pipeline
               log=print) -> dict:
     "Measure the machine, the data pipeline, training steps, latency and a whole run of `cfg`; returns the report."
-    if from_run is not None and not (Path(from_run)/'results.json').is_file():
+    if from_run is not None and not RunFiles(from_run).results.is_file():
         raise FileNotFoundError(f"{from_run}: no results.json there (not a finished run folder)")
     if cfg['data']['root'] is not None: split_files(cfg['data']['root'], 'train')  # a wrong root fails before minutes of measuring
     acc = make_accelerator(cfg)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, atomic_write, explain_error, load_config, preset_for, text_table
+from .config import ConfigError, explain_error, load_config, preset_for, text_table
+from .files import RunFiles, atomic_write
 from .data import data_root, format_summary
 from .backbones import input_specs
 from .data import build_datasets
-from .intervals import with_interval
-from .metrics import HEADLINE, measures, metric_name
+from .metrics import HEADLINE
+from .results import GAIN_ROW, results_table
 from .run_folder import check_output_file, is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch
@@ -21,9 +22,8 @@ from .bench import benchmark, format_report
 
 # %% auto #0
 __all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
-           'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table', 'split_predictions',
-           'check_against_run', 'is_predictions_csv', 'check_texts', 'cmd_predict', 'model_card_line', 'cmd_export',
-           'cmd_convert', 'build_parser', 'main']
+           'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table', 'is_predictions_csv',
+           'check_texts', 'cmd_predict', 'model_card_line', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser):
@@ -57,20 +57,13 @@ def cmd_data(args) -> int:
 
 # %% ../nbs/10_cli.ipynb #faa71cac
 def format_results(results: dict) -> str:
-    "A plain-text table of the headline metrics of each model on dev and test, with the majority-class floor, test intervals and the KD gain."
-    metrics, iv = results['metrics'], results.get('intervals') or {}
-    cell = lambda split, who, m: with_interval(measures(metrics, split, who).get(m), iv.get(metric_name(split, m, who)))
-    models = [w for w in ('teacher', 'student', 'student_ce') if measures(metrics, 'test', w)]
-    rows = [(w, s, *(cell(s, w, c) for c in HEADLINE)) for w in models for s in ('dev', 'test')]
-    floor = results.get('floor') or {}
-    rows += [('majority floor', s, *(with_interval(floor.get(metric_name(s, c))) if metric_name(s, c) in floor else '' for c in HEADLINE))
-             for s in ('dev', 'test') if floor]
-    table = text_table([('model', 'split', *HEADLINE), *rows])
+    "A plain-text table of the headline metrics of each model on dev and test, with the floor, test intervals and the KD gain."
+    table = results_table(results, splits=('dev', 'test'))
+    text = text_table([table.columns, *table.values.tolist()])
     gain = (results.get('kd_gain_interval') or {}).get('test/mean_macro_f1')
-    if gain: table += (f"\nKD gain (student - student_ce), test mean macro-F1: {gain['value']:+.3f} "
-                       f"[{gain['low']:+.3f}, {gain['high']:+.3f}], no gain in {gain['share_le_0']:.0%} of resamples")
-    if iv: table += "\n[ ]: 95% intervals from 2,000 resamples of the test cases"
-    return table
+    if gain: text += f"\n{GAIN_ROW}: paired case bootstrap; no gain in mean macro-F1 in {gain['share_le_0']:.0%} of resamples"
+    if results.get('intervals'): text += "\n[ ]: 95% intervals from 2,000 resamples of the test cases"
+    return text
 
 # %% ../nbs/10_cli.ipynb #8917af2b
 def cmd_run(args) -> int:
@@ -112,7 +105,7 @@ def parse_seeds(text) -> list | None:
 
 def report_batch(records: list, root) -> int:
     "Print where the batch's summary is and how many runs finished; the exit code."
-    print(f"summary: {Path(root)/'summary.html'} ({sum(r['status'] == 'finished' for r in records)} of "
+    print(f"summary: {RunFiles(root).summary_html} ({sum(r['status'] == 'finished' for r in records)} of "
           f"{len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 
@@ -164,29 +157,6 @@ def predictions_table(images, got: list) -> str:
                      g['location'], f"{g['probabilities']['location'][g['location']]:.3f}"])
     return text_table(rows)
 
-def split_predictions(predictor, root, split: str, who: str):
-    "One row per image of `split` of the MedPix at `root`: ids, true labels, predicted labels and probabilities (the columns of `predictions_<split>.csv`)."
-    from medpix_kd.data import load_records
-    from medpix_kd.intervals import predictions_frame
-    records = load_records(root, split, predictor.text_fields)
-    logits = predictor.logits([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
-    return predictions_frame(records, {who: logits})
-
-def check_against_run(df, run_dir, split: str, who: str, root) -> str:
-    "Whether the accuracies in `df` (a `split_predictions` frame) are the run's own figures for `split`, in words."
-    from medpix_kd.intervals import labels_of, weighted_scores
-    from medpix_kd.run_folder import read_json
-    import numpy as np
-    res = read_json(Path(run_dir)/'results.json')
-    cfg = res.get('config') or {}
-    if cfg.get('data', {}).get('limit'): return f"not checked: the run evaluated a sample of {split} (data.limit={cfg['data']['limit']})"
-    if Path(data_root(cfg)).resolve() != Path(root).resolve(): return f"not checked: the run was evaluated on {data_root(cfg)}, not {root}"
-    mine = weighted_scores(np.ones(len(df)), labels_of(df), labels_of(df, who))
-    diffs = {m: abs(mine[m][0] - res['metrics'][metric_name(split, m, who)]) for m in ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')}
-    worst = max(diffs, key=diffs.get)
-    if diffs[worst] <= 1e-6: return f"matches the run's own {split} figures ({', '.join(f'{m} {mine[m][0]:.3f}' for m in diffs)})"
-    return f"DIFFERS from the run's own {split} figures: {worst} by {diffs[worst]:.4f}"
-
 def is_predictions_csv(path) -> bool:
     "Whether the file at `path` is a predictions CSV as `medpix-kd predict` writes it (its header starts `image,case_id,`)."
     try:
@@ -203,7 +173,7 @@ def check_texts(texts):
 
 def cmd_predict(args) -> int:
     "Predict with a finished run's model: given images and texts, or a whole split."
-    from medpix_kd.predict import Predictor
+    from medpix_kd.predict import Predictor, check_against_run, split_predictions
     if bool(args.image) == bool(args.data_root):
         raise ConfigError("give --image (with --text), or --data-root with --split and --out")
     if args.image and len(args.text) != len(args.image):
@@ -227,9 +197,8 @@ def cmd_predict(args) -> int:
 
 def model_card_line(run_dir) -> str:
     "Where the run's model card is, or how to get one."
-    card = Path(run_dir)/'MODEL_CARD.md'
+    card = RunFiles(run_dir).model_card
     return f"model card: {card}" if card.is_file() else f"no model card in {run_dir} (a run from before model cards)"
-
 
 # %% ../nbs/10_cli.ipynb #547f3930
 def cmd_export(args) -> int:
@@ -241,7 +210,8 @@ def cmd_export(args) -> int:
 # %% ../nbs/10_cli.ipynb #54826ddd
 def cmd_convert(args) -> int:
     "Convert an earlier medpix_kd's checkpoints (and mark its run folder), and write a finished run's portable weights."
-    from medpix_kd.predict import write_model_card, write_portable
+    from medpix_kd.model_card import write_model_card
+    from medpix_kd.predict import write_portable
     import contextlib
     from medpix_kd.run_folder import (MARKER, RunLock, TrainingError, checkpoint_globals, convert_checkpoint, load_checkpoint,
                                       looks_like_earlier_run, mark_run_folder)
@@ -262,9 +232,9 @@ def cmd_convert(args) -> int:
             if not isinstance(ckpt, dict): raise ConfigError(f"{f} is not a medpix_kd checkpoint: it holds a {type(ckpt).__name__}, not a dict")
             print(f"{f}: loads as weights only already")
         if earlier: print(f"{mark_run_folder(path)/MARKER}: written; {path} is a run folder from now on")
-        if path.is_dir() and (path/'results.json').is_file():
+        if path.is_dir() and RunFiles(path).results.is_file():
             for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
-            if not (path/'MODEL_CARD.md').is_file(): print(f"{write_model_card(path)}: written")
+            if not RunFiles(path).model_card.is_file(): print(f"{write_model_card(path)}: written")
     return 0
 
 # %% ../nbs/10_cli.ipynb #a9c5c5ed

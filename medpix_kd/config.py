@@ -8,6 +8,7 @@ import copy, difflib, errno, math, os, re
 from dataclasses import dataclass
 from pathlib import Path
 import yaml
+from .files import atomic_write
 
 
 # %% auto #0
@@ -15,7 +16,7 @@ __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'D
            'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX', 'PRESETS', 'MedpixError',
            'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs',
            'text_table', 'check_value', 'did_you_mean', 'loss_default', 'safe_yaml', 'parse_override', 'get_preset',
-           'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences', 'atomic_write']
+           'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -522,10 +523,7 @@ def load_config(path=None,      # YAML file with any subset of the sections; Non
 # %% ../nbs/00_config.ipynb #3ce3133b
 def save_config(cfg: dict, path):
     "Write `cfg` to `path` as YAML, in schema order; returns the path."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
-    return path
+    return atomic_write(path, lambda f: f.write(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)), 'w')
 
 # %% ../nbs/00_config.ipynb #ca083301
 def flat_config(d: dict, prefix='') -> dict:
@@ -536,18 +534,3 @@ def config_differences(a: dict, b: dict) -> list:
     "Dotted keys whose values differ between configs `a` and `b`."
     fa, fb = flat_config(a), flat_config(b)
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
-
-# %% ../nbs/00_config.ipynb #c23cb8ba
-def atomic_write(path, write, mode='wb'):
-    "Call `write(file)` on a temporary file beside `path`, then rename it over `path`; clean up on any failure."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8',
-                                                            'newline': ''})) as f: write(f)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return path

@@ -13,7 +13,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from fastcore.basics import patch
-from .config import MedpixError, atomic_write, text_table
+from .config import MedpixError, text_table
+from .files import atomic_write
 
 # %% auto #0
 __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'IMAGENET_MEAN',

@@ -14,11 +14,12 @@ from tqdm import tqdm
 from accelerate import Accelerator
 from .config import augments
 from .data import augmenting
-from .metrics import TASKS, as_score, measures, metric_name, model_metrics
-from .run_folder import TrainingError, atomic_save, save_weights, write_csv, write_json
+from .metrics import TASKS, as_score, measures, metric_name, model_metrics, side
+from .run_folder import TrainingError, save_weights
+from .files import RunFiles, atomic_save, write_csv, write_json
 
 # %% auto #0
-__all__ = ['TeacherCache', 'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage', 'side', 'new_stage', 'in_terminal',
+__all__ = ['TeacherCache', 'predict', 'evaluate', 'Trainee', 'make_optimizer', 'Stage', 'new_stage', 'in_terminal',
            'check_weights', 'train_epoch', 'rng_state', 'set_rng_state', 'Run', 'steps_per_epoch', 'fit_stage',
            'save_progress', 'run_history', 'write_metrics', 'resume_stage']
 
@@ -97,10 +98,6 @@ class Stage:
     best_epoch: int = 0
 
 # %% ../nbs/07_engine.ipynb #27958598
-def side(name: str) -> str:
-    "The model side a stage or model name belongs to: 'teacher', or 'student' (for 'student' and 'student_ce')."
-    return 'teacher' if name == 'teacher' else 'student'
-
 def new_stage(cfg: dict, accelerator, name: str, model, loss, steps_per_epoch: int, targets=None) -> Stage:
     "A `Stage` named `name` ('teacher', 'student' or 'student_ce') training `model` with `loss` at its side's rate and epochs."
     lr, epochs = cfg['training'][f'{side(name)}_lr'], cfg['training'][f'{side(name)}_epochs']
@@ -239,7 +236,7 @@ def save_progress(run: Run, stage: Stage, epoch: int):
                  'rng': rng_state(),
                  'best_score': stage.best_score, 'best_epoch': stage.best_epoch,
                  'history': run_history(run, stage)},
-                run.log_dir/'checkpoints'/'last.pth')
+                RunFiles(run.log_dir).last)
     write_metrics(run.log_dir, run_history(run, stage))
 
 # %% ../nbs/07_engine.ipynb #4a250705
@@ -249,8 +246,8 @@ def run_history(run: Run, stage: Stage) -> list:
 
 def write_metrics(log_dir: Path, rows: list):
     "Write `rows` to `metrics.json` and `metrics.csv` in `log_dir`."
-    write_json(rows, log_dir/'metrics.json')
-    write_csv(rows, log_dir/'metrics.csv')
+    write_json(rows, RunFiles(log_dir).metrics_json)
+    write_csv(rows, RunFiles(log_dir).metrics_csv)
 
 # %% ../nbs/07_engine.ipynb #9714b9a6
 def resume_stage(stage: Stage, state: dict | None, accelerator) -> int:

@@ -11,7 +11,8 @@ import torch
 from .config import MedpixError, text_table
 from .metrics import TASKS, timed_in_turn
 from .predict import Predictor
-from .run_folder import TrainingError, read_json, write_json
+from .run_folder import TrainingError, read_json
+from .files import RunFiles, package_version, write_json
 
 # %% auto #0
 __all__ = ['EXTRA', 'OPSET', 'INPUTS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx',
@@ -85,7 +86,7 @@ def check_samples(run_dir, text_fields, data_root=None, n: int = 64) -> tuple:
     "`n` images and texts of the run's data (or of the MedPix at `data_root`): the test split first, then dev and train; and where they came from, in words."
     from medpix_kd.config import with_defaults
     from medpix_kd.data import data_root as root_of, load_records
-    cfg = with_defaults(read_json(Path(run_dir)/'results.json')['config'])
+    cfg = with_defaults(read_json(RunFiles(run_dir).results)['config'])
     root = Path(data_root) if data_root else root_of(cfg)
     if not (root/'images').is_dir():
         raise ExportError(f"the run's data is not at {root}; pass --data-root, the MedPix 2.0 folder, for the parity check")
@@ -160,7 +161,7 @@ def check_out(out: Path, run_dir: Path, overwrite: bool):
     out, run_dir = Path(out).resolve(), Path(run_dir).resolve()
     if out == run_dir or out in run_dir.parents:
         raise ExportError(f"--out {out} is the run folder or holds it; the export goes into a folder of its own "
-                          f"(default: {run_dir/'onnx'})")
+                          f"(default: {RunFiles(run_dir).onnx})")
     if not out.exists(): return
     if not overwrite: raise ExportError(f"{out} already exists; choose another --out, or pass --overwrite to replace it")
     about = out/'preprocess.json'
@@ -173,10 +174,9 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
                 tolerance: float = 1e-4, log=print) -> dict:
     "Export `model` of the finished run `run_dir` to the folder `out` (default `<run_dir>/onnx`); check it against PyTorch and time both. Returns what `preprocess.json` holds."
     from medpix_kd.devices import machine
-    import medpix_kd
     need_extra()
     run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir/'onnx'
+    out = Path(out) if out else RunFiles(run_dir).onnx
     check_out(out, run_dir, overwrite)
     predictor = Predictor.from_run(run_dir, model)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,12 +192,12 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
                               f"{check['max_abs_diff']:.2e} (tolerance {tolerance:.0e}), {check['classes_differ']} predicted "
                               "classes differ; nothing was written")
         lat = latency(predictor, session, images, texts)
-        facts = {'format': 'onnx', 'model': predictor.name, 'file': onnx_file.name, 'medpix_kd': medpix_kd.__version__,
+        facts = {'format': 'onnx', 'model': predictor.name, 'file': onnx_file.name, 'medpix_kd': package_version(),
                  'torch': torch.__version__, 'opset': OPSET, **preprocess_facts(predictor), 'parity': check,
                  'latency_ms_per_sample': lat, 'machine': machine() | {'threads': torch.get_num_threads()},
                  'model_card': 'MODEL_CARD.md'}
         write_json(facts, work/'preprocess.json')
-        if (run_dir/'MODEL_CARD.md').is_file(): shutil.copyfile(run_dir/'MODEL_CARD.md', work/'MODEL_CARD.md')
+        if RunFiles(run_dir).model_card.is_file(): shutil.copyfile(RunFiles(run_dir).model_card, RunFiles(work).model_card)
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp made it private; an export is for others to read
         old = out.with_name(f'.{out.name}-replaced') if out.exists() else None
         if old: shutil.rmtree(old, ignore_errors=True)  # left by an export killed at this point
@@ -212,5 +212,5 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
     log(f"latency, ms per sample, median [IQR], timed in turn on {facts['machine']['cpu']} with {torch.get_num_threads()} "
         "threads (onnxruntime's idle threads sleeping, not spinning):")
     for line in latency_lines(lat): log('  ' + line)
-    log(f"model card: {out/'MODEL_CARD.md'}" if (out/'MODEL_CARD.md').is_file() else f"no model card in {run_dir}")
+    log(f"model card: {RunFiles(out).model_card}" if RunFiles(out).model_card.is_file() else f"no model card in {run_dir}")
     return facts

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 import torch
 from .metrics import TASKS
-from .run_folder import write_csv
+from .files import write_csv
 
 # %% auto #0
 __all__ = ['MEASURES', 'predictions_frame', 'frame_models', 'labels_of', 'write_predictions', 'read_predictions',

@@ -11,8 +11,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 from .data import LOCATIONS, MODALITIES
 
 # %% auto #0
-__all__ = ['TASKS', 'HEADLINE', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
-           'synchronize', 'timed_in_turn', 'latency_table']
+__all__ = ['TASKS', 'HEADLINE', 'MODELS', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
+           'side', 'synchronize', 'timed_in_turn', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -65,8 +65,18 @@ def as_score(value: float) -> float:
     "`value` for comparing epochs: an undefined metric (NaN in memory, `null` in a run's JSON files) counts as the worst."
     return -math.inf if value is None or value != value else value
 
-# %% ../nbs/06_metrics.ipynb #fd900309
-HEADLINE = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')
+# %% ../nbs/06_metrics.ipynb #ee10400d
+HEADLINE = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location acc.',
+            'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
+
+# %% ../nbs/06_metrics.ipynb #7aa5045a
+MODELS = {'teacher': 'teacher', 'student': 'student (KD)', 'student_ce': 'student (ce only)'}
+
+# %% ../nbs/06_metrics.ipynb #e8045277
+def side(model: str) -> str:
+    "The config side of run model `model`: 'teacher', or 'student' (for 'student' and the `ce` baseline 'student_ce')."
+    if model not in MODELS: raise ValueError(f"model {model!r}: expected one of {', '.join(MODELS)}")
+    return 'teacher' if model == 'teacher' else 'student'
 
 # %% ../nbs/06_metrics.ipynb #2eb23870
 def synchronize(device):

@@ -10,15 +10,19 @@ import numpy as np
 import torch
 from PIL import Image
 from .backbones import BACKBONES, load_tokenizer, lookup, tokenizer_dir
-from .config import ConfigError, atomic_write, flat_config, load_config, with_defaults
-from .data import DataError, InputSpec, TEXT_FIELDS, _normalize, decode_image, letterbox, tokenize_texts
-from .metrics import TASKS
-from .run_folder import TrainingError, check_sha256, file_sha256, load_checkpoint, read_json, write_json
+from .config import ConfigError, flat_config, load_config, with_defaults
+from .files import RunFiles, package_version, atomic_write
+from .data import (DataError, InputSpec, TEXT_FIELDS, _normalize, data_root, decode_image, letterbox, load_records,
+                            tokenize_texts)
+from .intervals import frame_models, labels_of, predictions_frame, weighted_scores
+from .metrics import HEADLINE, MODELS, TASKS, metric_name, side
+from .run_folder import TrainingError, check_sha256, file_sha256, load_checkpoint, read_json
+from .files import write_json
 
 # %% auto #0
-__all__ = ['PORTABLE_FORMAT', 'MODELS', 'PREPROCESSING_RANGES', 'model_image', 'side_of', 'preprocessing', 'portable_paths',
-           'folder_sha256', 'save_portable', 'write_portable', 'check_description', 'check_tokenizer', 'load_portable',
-           'Predictor', 'error_clusters', 'model_card', 'write_model_card']
+__all__ = ['PORTABLE_FORMAT', 'PREPROCESSING_RANGES', 'model_image', 'preprocessing', 'portable_paths', 'folder_sha256',
+           'save_portable', 'write_portable', 'check_description', 'check_tokenizer', 'load_portable', 'Predictor',
+           'split_predictions', 'check_against_run']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -34,24 +38,18 @@ def model_image(image, size: int) -> np.ndarray:
 
 # %% ../nbs/07b_predict.ipynb #809648ce
 PORTABLE_FORMAT = 1  # raised when the layout of <model>.json changes; readers refuse newer formats by name
-MODELS = ('student', 'teacher', 'student_ce')
-
-def side_of(model: str) -> str:
-    "The config side of run model `model`: 'teacher', or 'student' (for 'student' and the `ce` baseline 'student_ce')."
-    return 'teacher' if model == 'teacher' else 'student'
-
 def preprocessing(cfg: dict, model: str) -> dict:
     "What `model` of `cfg` reads, and how: image side and normalization, the tokenizer's folder, text length and fields."
-    tower = cfg[side_of(model)]
+    tower = cfg[side(model)]
     v = lookup(tower['vision'], 'vision')
     return {'image_size': tower['image_size'] or v.image_size, 'image_mean': list(v.image_mean),
             'image_std': list(v.image_std), 'image_fit': 'letterbox: RGB, the longer side scaled to image_size, '
-            'centred on black', 'tokenizer': tokenizer_dir('.', side_of(model)).name, 'max_length': tower['max_length'],
+            'centred on black', 'tokenizer': tokenizer_dir('.', side(model)).name, 'max_length': tower['max_length'],
             'text_fields': list(cfg['data']['text_fields'])}
 
 def portable_paths(run_dir, model: str) -> tuple:
     "The weights and the description of `model` in `run_dir`: `<model>.safetensors`, `<model>.json`."
-    return Path(run_dir)/f'{model}.safetensors', Path(run_dir)/f'{model}.json'
+    return RunFiles(run_dir).weights(model), RunFiles(run_dir).about(model)
 
 # %% ../nbs/07b_predict.ipynb #11d94678
 def folder_sha256(folder) -> dict:
@@ -62,12 +60,11 @@ def folder_sha256(folder) -> dict:
 def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
     "Write `state` (a `saved_state`) as `<model>.safetensors` and what rebuilds and feeds it as `<model>.json`, both in `run_dir`."
     from safetensors.torch import save
-    import medpix_kd
     weights, about = portable_paths(run_dir, model)
     tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in state.items()}  # own storage each: safetensors refuses shared memory
     atomic_write(weights, lambda f: f.write(save(tensors, metadata={'format': 'medpix_kd', 'model': model})))
-    write_json({'format': 'medpix_kd portable weights', 'format_version': PORTABLE_FORMAT, 'medpix_kd': medpix_kd.__version__,
-                'model': model, 'side': side_of(model), 'weights': weights.name, 'sha256': file_sha256(weights),
+    write_json({'format': 'medpix_kd portable weights', 'format_version': PORTABLE_FORMAT, 'medpix_kd': package_version(),
+                'model': model, 'side': side(model), 'weights': weights.name, 'sha256': file_sha256(weights),
                 'labels': {task: list(classes) for task, classes in TASKS.items()},
                 'preprocessing': preprocessing(cfg, model),
                 'tokenizer_sha256': folder_sha256(Path(run_dir)/preprocessing(cfg, model)['tokenizer']), **facts, 'config': cfg}, about)
@@ -78,14 +75,14 @@ def write_portable(run_dir, cfg: dict = None) -> list:
     from medpix_kd.config import load_config
     from medpix_kd.run_folder import share_weights
     run_dir, written = Path(run_dir), []
-    if cfg is None and (run_dir/'config.yaml').is_file(): cfg = load_config(run_dir/'config.yaml')
+    if cfg is None and RunFiles(run_dir).config.is_file(): cfg = load_config(RunFiles(run_dir).config)
     for model in MODELS:
-        path = run_dir/f'{model}_best.pth'
+        path = RunFiles(run_dir).best(model)
         if not path.is_file(): continue
         ckpt = load_checkpoint(path, 'train the run again to write it anew')
         facts = {k: ckpt[k] for k in ('epoch', 'score') if k in ckpt}
         source = (cfg or {}).get('teacher', {}).get('checkpoint') if model == 'teacher' else None
-        shared = Path(source).parent/'teacher.safetensors' if source else None
+        shared = RunFiles(Path(source).parent).weights('teacher') if source else None
         if shared and shared.is_file() and Path(source).is_file() and os.path.samefile(source, path):  # the teacher of another run: its weights, stored once
             share_weights(shared, portable_paths(run_dir, model)[0])
             about = read_json(portable_paths(shared.parent, model)[1])  # the leader's, with this run's own tokenizer folder
@@ -136,7 +133,6 @@ def check_description(about: dict, path, run_dir):
 # %% ../nbs/07b_predict.ipynb #6146ced4
 def _read_description(about_path: Path, run_dir) -> dict:
     "The portable description at `about_path`, or a `TrainingError` saying what it lacks or that it is from a newer medpix_kd."
-    import medpix_kd
     about = read_json(about_path, 'train the run again, or write it anew with `medpix-kd convert`')
     if not isinstance(about, dict) or about.get('format') != 'medpix_kd portable weights' or not isinstance(about.get('format_version'), int) \
             or not isinstance(about.get('preprocessing'), dict) or not {'side', 'config'} <= set(about):
@@ -144,7 +140,7 @@ def _read_description(about_path: Path, run_dir) -> dict:
                             "side, config or preprocessing is missing); write it anew with `medpix-kd convert`")
     if about['format_version'] > PORTABLE_FORMAT:
         raise TrainingError(f"{about_path} was written by medpix_kd {about.get('medpix_kd')} in portable format "
-                            f"{about['format_version']}; this medpix_kd ({medpix_kd.__version__}) reads format "
+                            f"{about['format_version']}; this medpix_kd ({package_version()}) reads format "
                             f"{PORTABLE_FORMAT} and older: upgrade medpix_kd to load it")
     check_description(about, about_path, run_dir)
     return about
@@ -182,7 +178,6 @@ def check_tokenizer(folder: Path, recorded: dict, about_path: Path):
 def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
     "The model (in eval mode, on `device`), tokenizer and description that `save_portable` wrote for `model` in `run_dir`."
     from medpix_kd.models import build_model
-    import medpix_kd
     weights, about_path = portable_paths(run_dir, model)
     for path in (weights, about_path):
         if not path.is_file(): raise TrainingError(f"no {path.name} in {run_dir}: it holds no portable {model}")
@@ -198,7 +193,7 @@ def load_portable(run_dir, model: str = 'student', device='cpu') -> tuple:
     try: net.load_saved_state(state)
     except RuntimeError as e:
         raise TrainingError(f"{weights} does not fit the {model} that {about_path.name} describes ({e}); it was "
-                            f"written by medpix_kd {about.get('medpix_kd')}, this is {medpix_kd.__version__}") from None
+                            f"written by medpix_kd {about.get('medpix_kd')}, this is {package_version()}") from None
     return net.to(device).eval(), tokenizer, about
 
 # %% ../nbs/07b_predict.ipynb #faaa017c
@@ -212,11 +207,11 @@ class Predictor:
     @classmethod
     def from_run(cls, run_dir, model: str = 'student', device='cpu') -> Predictor:
         "The best `model` ('student', 'teacher' or 'student_ce') of the run in `run_dir`, on `device`."
-        if model not in MODELS: raise ValueError(f"model {model!r}: expected one of {', '.join(MODELS)}")
+        side(model)  # a ValueError naming the run's models for any other name
         run_dir = Path(run_dir)
-        weights, finished = portable_paths(run_dir, model)[0], (run_dir/'results.json').is_file()
+        weights, finished = portable_paths(run_dir, model)[0], RunFiles(run_dir).results.is_file()
         if not weights.is_file():
-            if finished and (run_dir/f'{model}_best.pth').is_file():
+            if finished and RunFiles(run_dir).best(model).is_file():
                 raise TrainingError(f"{run_dir} was trained by an earlier medpix_kd: it holds {model}_best.pth but no "
                                     f"{weights.name}. Write its portable weights with `medpix-kd convert {run_dir}`")
             what = ('trained no ce baseline (training.ce_baseline)' if model == 'student_ce' and finished
@@ -277,104 +272,25 @@ class Predictor:
         "`predict` on MedPix `records` (`data.Record`s read with this predictor's `text_fields`) of the dataset at `root`."
         return self.predict([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records], batch_size)
 
-# %% ../nbs/07b_predict.ipynb #c1b15436
-def _table(rows: list) -> str:
-    "A Markdown table from rows of cells (the first row is the head)."
-    line = lambda r: '| ' + ' | '.join(str(c) for c in r) + ' |'
-    return '\n'.join([line(rows[0]), line(['---'] * len(rows[0])), *map(line, rows[1:])])
+# %% ../nbs/07b_predict.ipynb #bf4d36ae
+def split_predictions(predictor, root, split: str, who: str):
+    "One row per image of `split` of the MedPix at `root`: ids, labels, predictions and probabilities, as `predictions_<split>.csv`."
+    records = load_records(root, split, predictor.text_fields)
+    logits = predictor.logits([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
+    return predictions_frame(records, {who: logits})
 
-def error_clusters(log_dir, who: str = 'student', k: int = 3) -> list:
-    "The `k` largest confusions of `who` on test, per task, in words (`'Thorax read as Abdomen: 4 of 41'`)."
-    found = []
-    for task, classes in TASKS.items():
-        cm = np.load(Path(log_dir)/f'confusion_test_{who}_{task}.npy')
-        off = [(cm[i, j], i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j and cm[i, j] > 0]
-        found += [(n / cm[i].sum(), f"{task}: {classes[i]} read as {classes[j]}: {n} of {cm[i].sum()} test images")
-                  for n, i, j in sorted(off, reverse=True)[:k]]
-    return [text for _, text in sorted(found, reverse=True)]
-
-# %% ../nbs/07b_predict.ipynb #a346cd4a
-def model_card(log_dir) -> str:
-    "The Markdown model card of the finished run in `log_dir`, from its own files."
-    from medpix_kd.backbones import BACKBONES
-    from medpix_kd.data import LEAKY_FIELDS
-    from medpix_kd.intervals import with_interval
-    from medpix_kd.metrics import measures, metric_name
-    from medpix_kd.run_folder import read_json
-    log_dir = Path(log_dir)
-    res = read_json(log_dir/'results.json')
-    cfg, prov = with_defaults(res['config']), res.get('provenance') or {}
-    data, iv = prov.get('data') or {}, res.get('intervals') or {}
-    models = [w for w in ('teacher', 'student', 'student_ce') if measures(res['metrics'], 'test', w)]
-    names = {'teacher': 'teacher', 'student': 'student (distilled)', 'student_ce': 'student trained with ce alone'}
-    synthetic = data.get('synthetic', cfg['data']['root'] is None)
-    splits = ', '.join(f"{s} {data['images'][s]} images from {data['cases'][s]} cases" for s in data.get('images', {}))
-    git = prov.get('git')
-    lines = [f"# Model card: {log_dir.name}", "",
-             f"A multimodal classifier of MedPix 2.0 teaching-file images with their text: scan **modality** (CT or MR) "
-             f"and body **location** (5 classes). The distilled student (`student.safetensors`, described by `student.json`) is the model to use; it was "
-             f"distilled with `{cfg['loss']['type']}` from the teacher beside it.", "",
-             "## Intended use", "",
-             "Research on multimodal classification and knowledge distillation on MedPix 2.0. **Not for clinical "
-             "decisions**: MedPix is a teaching collection of selected, captioned cases, not a clinical population, and "
-             "nothing here was validated for diagnosis.", "",
-             "## Data", "",
-             ("**Synthetic demo data** (`make_synthetic_medpix`): drawn shapes and template texts, not MedPix. No figure "
-              "below says anything about medical images." if synthetic else
-              f"MedPix 2.0 (the CHILab1/MedPix-2.0 release) at `{data.get('root', cfg['data']['root'])}`."),
-             *([f"Splits as shipped: {splits}."] if splits else []), "",
-             "Labels: modality from `Type`, location from `Location Category`. The model reads the image and the text "
-             f"fields {', '.join(f'`{f}`' for f in cfg['data']['text_fields'])}. Refused as input because they carry "
-             "the labels: " + '; '.join(f"`{k}` ({v})" for k, v in LEAKY_FIELDS.items()) + ".", ""]
-    if 'texts_naming_modality' in data:
-        lines += [f"**Caption caveat.** {data['texts_naming_modality']:.0%} of the training texts name the modality "
-                  "outright (CT, MR, T1, T2, FLAIR, ...). Modality accuracy therefore measures the text as much as the "
-                  "image.", ""]
-    rows = [['model', 'vision', 'text', 'fusion', 'parameters', 'checkpoint (MiB; frozen pretrained backbones not stored)']]
-    for w in models:
-        side = cfg['teacher' if w == 'teacher' else 'student']
-        size = (log_dir/f'{w}_best.pth').stat().st_size / 2**20 if (log_dir/f'{w}_best.pth').is_file() else float('nan')
-        rows.append([names[w], f"`{side['vision']}` @ {side['image_size'] or 'its'} px", f"`{side['text']}`, {side['max_length']} tokens",
-                     f"{cfg['fusion']['type']} x{side['fusion_layers']}", f"{res['params'].get(w, res['params']['student'])['total']:,}", f'{size:.1f}'])
-    lines += ["## Models", "", _table(rows), ""]
-    measure_names = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location acc.',
-                     'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
-    rows = [['test (95% case-bootstrap interval)', *measure_names.values()]]
-    for w in models:
-        got = measures(res['metrics'], 'test', w)
-        rows.append([names[w], *(with_interval(got[m], iv.get(metric_name('test', m, w))) for m in measure_names)])
-    floor = measures(res.get('floor') or {}, 'test')
-    rows.append(['majority-class floor', *(f'{floor[m]:.3f}' if m in floor else '–' for m in measure_names)])
-    gain = measures(res.get('kd_gain_interval') or {}, 'test')
-    if gain: rows.append(['KD gain (distilled − ce)', *(f"{gain[m]['value']:+.3f} [{gain[m]['low']:+.3f}, {gain[m]['high']:+.3f}]" if m in gain else '–' for m in measure_names)])
-    lines += ["## Test results", "", _table(rows), "", "Model choice on dev only; one seed. Intervals resample the test cases.", ""]
-    lat, m = res.get('latency_ms') or {}, prov.get('machine') or {}
-    if lat:
-        per = ', '.join(f"{w} {lat[k]:.2f} ms" for w in ('teacher', 'student') for k in [f'{w}_ms_per_sample_batch1'] if k in lat)
-        lines += ["## Latency", "", f"Median per sample at batch 1: {per}; on {m.get('cpu', res.get('device'))}, "
-                  f"{m.get('torch_threads', '?')} torch threads, device `{res.get('device')}` (the run's own timing).", ""]
-    vision = BACKBONES.get(cfg['student']['vision'])
-    scratch = vision is not None and vision.source == 'tiny'
-    lines += ["## Known limitations", "",
-              *([f"- The student's image tower (`{cfg['student']['vision']}`) starts from random weights and learns from "
-                 f"{data.get('images', {}).get('train', 'the')} training images only."] if scratch else []),
-              "- The largest confusions of the student on test: " + ('; '.join(error_clusters(log_dir)) or 'none') + ".",
-              f"- One seed, and a test split of {(res.get('bootstrap') or {}).get('cases', 'a few dozen')} cases: a few points between runs is "
-              "noise until an interval says otherwise.", ""]
-    commit = 'an installed package (no git checkout)' if not git else f"commit `{git['commit']}`" + (' with uncommitted changes' if git['dirty'] else '')
-    versions = ', '.join(f'{k} {v}' for k, v in (prov.get('versions') or {}).items())
-    lines += ["## How to reproduce", "", f"medpix_kd at {commit}; {versions}. The config is `config.yaml` in this folder:", "",
-              "```bash", f"medpix-kd run {log_dir.name}/config.yaml --set logging.log_dir=runs/{log_dir.name}-again", "```", "",
-              "## How to use", "", "```python", "import medpix_kd",
-              f"student = medpix_kd.Predictor.from_run('{log_dir.name}')", "student.predict(['scan.png'], ['Axial CT of the chest ...'])",
-              "```", "", f"or `medpix-kd predict {log_dir.name} --image scan.png --text \"Axial CT of the chest ...\"`. "
-              f"`medpix-kd export {log_dir.name} --format onnx` writes the student as ONNX (`{log_dir.name}/onnx/`: the graph, "
-              "its tokenizer, `preprocess.json` and this card), checked against PyTorch on the run's data and timed.", ""]
-    return '\n'.join(lines)
-
-def write_model_card(log_dir) -> Path:
-    "Write `MODEL_CARD.md` of the finished run in `log_dir`; returns its path."
-    from medpix_kd.config import atomic_write
-    path = Path(log_dir)/'MODEL_CARD.md'
-    atomic_write(path, lambda f: f.write(model_card(log_dir)), mode='w')
-    return path
+# %% ../nbs/07b_predict.ipynb #895b0c53
+def check_against_run(df, run_dir, split: str, who: str, root) -> str:
+    "Whether the accuracies in `df` (a `split_predictions` frame) are the run's own figures for `split`, in words."
+    res = read_json(RunFiles(run_dir).results)
+    cfg = res.get('config') or {}
+    if cfg.get('data', {}).get('limit'):
+        return f"not checked: the run evaluated a sample of {split} (data.limit={cfg['data']['limit']})"
+    if Path(data_root(cfg)).resolve() != Path(root).resolve():
+        return f"not checked: the run was evaluated on {data_root(cfg)}, not {root}"
+    mine = weighted_scores(np.ones(len(df)), labels_of(df), labels_of(df, who))
+    diffs = {m: abs(mine[m][0] - res['metrics'][metric_name(split, m, who)]) for m in HEADLINE}
+    worst = max(diffs, key=diffs.get)
+    if diffs[worst] <= 1e-6:
+        return f"matches the run's own {split} figures ({', '.join(f'{m} {mine[m][0]:.3f}' for m in diffs)})"
+    return f"DIFFERS from the run's own {split} figures: {worst} by {diffs[worst]:.4f}"

@@ -15,18 +15,20 @@ import seaborn as sns
 from .config import ConfigError, did_you_mean, explain_error, flat_config, load_config, preset_for
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
 from .intervals import MEASURES, differs, seed_summary, with_interval
-from .metrics import HEADLINE, TASKS, measures, metric_name
+from .metrics import HEADLINE, MODELS, TASKS, measures, metric_name
+from .results import evaluated, gain_text, results_table
 from .run_folder import TrainingError, read_json
+from .files import RunFiles, atomic_write
 
 # %% auto #0
-__all__ = ['WHO', 'STYLE', 'LINE_STYLES', 'SUMMARY_MEASURES', 'SUMMARY_METRICS', 'BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS',
-           'PARAMETER_KEYS', 'RUN_PARAMETERS', 'PAPERMILL_NAMES', 'NOTEBOOK_WORDS', 'read_run', 'run_models',
-           'class_label', 'class_counts', 'stratified_picks', 'sample_images', 'training_curves', 'confusion_heatmaps',
-           'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table', 'interval_table', 'conclusion',
-           'kd_gain_text', 'summary_table', 'data_line', 'headline', 'summary_box', 'provenance_table',
-           'config_changes', 'config_details', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats',
-           'seed_table', 'seed_chart', 'write_html', 'in_notebook_terms', 'brief_traceback', 'brief_errors',
-           'check_parameters', 'config_from_parameters', 'papermill_output_path', 'repository_root', 'notebook_run_dir',
+__all__ = ['STYLE', 'LINE_STYLES', 'BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS', 'PARAMETER_KEYS', 'RUN_PARAMETERS',
+           'PAPERMILL_NAMES', 'NOTEBOOK_WORDS', 'read_run', 'run_models', 'class_label', 'class_counts',
+           'stratified_picks', 'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1',
+           'per_class_f1_bars', 'speedup', 'comparison_table', 'interval_table', 'conclusion', 'kd_gain_text',
+           'summary_table', 'data_line', 'headline', 'summary_box', 'provenance_table', 'config_changes',
+           'config_details', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats', 'seed_table', 'seed_chart',
+           'write_html', 'in_notebook_terms', 'brief_traceback', 'brief_errors', 'check_parameters',
+           'config_from_parameters', 'papermill_output_path', 'repository_root', 'notebook_run_dir',
            'quiet_kernel_shutdown']
 
 # %% ../nbs/08_reports.ipynb #3f0ae0c3
@@ -41,20 +43,19 @@ warnings.filterwarnings('ignore', message='IPython detected, but you already hav
 def read_run(log_dir) -> dict:
     "The config, per-epoch metrics and results of the run in `log_dir`."
     log_dir = Path(log_dir)
-    if not (log_dir/'results.json').is_file(): raise TrainingError(f"{log_dir} holds no finished run (no "
+    if not RunFiles(log_dir).results.is_file(): raise TrainingError(f"{log_dir} holds no finished run (no "
                                                                    "results.json)")
     fix = 'move it aside and resume the run (--resume) to write it again'
-    return {'config': load_config(log_dir/'config.yaml'), 'rows': read_json(log_dir/'metrics.json', fix),
-            'results': read_json(log_dir/'results.json', fix), 'log_dir': log_dir}
+    return {'config': load_config(RunFiles(log_dir).config), 'rows': read_json(RunFiles(log_dir).metrics_json, fix),
+            'results': read_json(RunFiles(log_dir).results, fix), 'log_dir': log_dir}
 
 # %% ../nbs/08_reports.ipynb #48aaf670
-WHO = {'teacher': 'teacher', 'student': 'student (KD)', 'student_ce': 'student (ce only)'}  # how the report names each model
 STYLE = {'teacher': dict(color='tab:blue', marker='o', ls='-'), 'student': dict(color='tab:orange', marker='s', ls='--'),
          'student_ce': dict(color='tab:gray', marker='^', ls=':')}
 
 def run_models(log_dir) -> list:
     "The models the run in `log_dir` evaluated, in report order: teacher, student and, with a `ce` baseline, student_ce."
-    return [who for who in WHO if (Path(log_dir)/f'confusion_test_{who}_modality.npy').is_file()]
+    return [who for who in MODELS if RunFiles(log_dir).confusion('test', who, 'modality').is_file()]
 
 def class_label(name: str, width: int = 14) -> str:
     "A class's full name, wrapped onto lines of at most `width` characters for a figure's axis."
@@ -115,7 +116,7 @@ def training_curves(rows: list):
     frames = {s: pd.DataFrame([r for r in rows if r['stage'] == s]).set_index('epoch') for s in stages}
     fig, axes = plt.subplots(len(stages), 2, figsize=(13, 3.4 * len(stages)), squeeze=False)
     for (ax_loss, ax_dev), stage in zip(axes, stages):
-        df, name = frames[stage], WHO.get(stage, stage)
+        df, name = frames[stage], MODELS.get(stage, stage)
         _plot_lines(ax_loss, df[[c for c in df if c.startswith('train/')]].rename(columns=lambda c: c[6:]))
         ax_loss.set(title=f'{name}: training loss and its components', xlabel='epoch', ylabel='loss (mean over batches)')
         dev = df[[metric_name('dev', m) for m in HEADLINE]].rename(columns=lambda c: c[4:].replace('_', ' '))
@@ -136,10 +137,10 @@ def confusion_heatmaps(log_dir, task: str):
     fig, axes = plt.subplots(len(models), 2, figsize=(12 if big else 8.5, (4.6 if big else 3.2) * len(models)), squeeze=False)
     for i, who in enumerate(models):
         for j, split in enumerate(('dev', 'test')):
-            cm = np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')
+            cm = np.load(RunFiles(log_dir).confusion(split, who, task))
             sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=labels,
                         yticklabels=labels, ax=axes[i, j])
-            axes[i, j].set(title=f'{WHO[who]}, {split}: {task} ({cm.trace()}/{cm.sum()} right)',
+            axes[i, j].set(title=f'{MODELS[who]}, {split}: {task} ({cm.trace()}/{cm.sum()} right)',
                            xlabel='predicted', ylabel='true')
             axes[i, j].tick_params(axis='x', rotation=0, labelsize=8)
             axes[i, j].tick_params(axis='y', rotation=0, labelsize=8)
@@ -159,7 +160,7 @@ def per_class_f1_bars(log_dir, split: str = 'test'):
     models = run_models(log_dir)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), gridspec_kw={'width_ratios': [2, 5]})
     for ax, (task, classes) in zip(axes, TASKS.items()):
-        df = pd.DataFrame({WHO[who]: per_class_f1(np.load(Path(log_dir)/f'confusion_{split}_{who}_{task}.npy')) for who in models},
+        df = pd.DataFrame({MODELS[who]: per_class_f1(np.load(RunFiles(log_dir).confusion(split, who, task))) for who in models},
                           index=[class_label(c) for c in classes])
         df.plot.bar(ax=ax, rot=0, width=0.8, color=[STYLE[who]['color'] for who in models], legend=False)
         ax.set(title=f'{task}: per-class F1 on {split}', xlabel='', ylabel='F1 (0-1)', ylim=(0, 1.05))
@@ -188,7 +189,7 @@ def comparison_table(log_dir) -> pd.DataFrame:
     rows = {}
     for who in run_models(log_dir):
         row = {'parameters': res['params'].get(who, res['params']['student'])['total'],  # runs before provenance kept no ce count: the same model
-               'checkpoint (MiB; frozen backbones a source gives back are not stored)': (Path(log_dir)/f'{who}_best.pth').stat().st_size / 2**20}
+               'checkpoint (MiB; frozen backbones a source gives back are not stored)': RunFiles(log_dir).best(who).stat().st_size / 2**20}
         for k, v in res['latency_ms'].items():
             if k.startswith(f'{who}_'):
                 b = k.split('batch')[1]
@@ -199,22 +200,14 @@ def comparison_table(log_dir) -> pd.DataFrame:
             for task in TASKS:
                 for measure in ('accuracy', 'macro_f1', 'auc'): row[f'{split} {task} {measure}'] = got[f'{task}_{measure}']
             row[f'{split} joint accuracy'] = got['joint_accuracy']
-        rows[WHO[who]] = row
+        rows[MODELS[who]] = row
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_reports.ipynb #5ec679ea
 def interval_table(log_dir) -> pd.DataFrame:
     "Test figures of each model with their 95% case-bootstrap intervals, the majority-class floor, and the paired KD gain."
-    res = read_run(log_dir)['results']
-    iv, rows = res.get('intervals') or {}, {}
-    for who in ('teacher', 'student', 'student_ce'):
-        got = measures(res['metrics'], 'test', who)
-        if got: rows[WHO[who]] = {m: with_interval(got[m], iv.get(metric_name('test', m, who))) for m in MEASURES}
-    floor = measures(res.get('floor') or {}, 'test')
-    rows['majority-class floor'] = {m: f'{floor[m]:.3f}' if m in floor else '' for m in MEASURES}
-    gain = measures(res.get('kd_gain_interval') or {}, 'test')
-    if gain: rows['KD gain (KD − ce)'] = {m: f"{g['value']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" for m, g in gain.items()}
-    return pd.DataFrame(rows).T.rename(columns=lambda m: m.replace('_', ' '))
+    table = results_table(read_run(log_dir)['results'], measures_={m: m.replace('_', ' ') for m in MEASURES})
+    return table.drop(columns='split').set_index('model').rename_axis(None)
 
 # %% ../nbs/08_reports.ipynb #b88e57b6
 def conclusion(log_dir) -> str:
@@ -241,18 +234,14 @@ def kd_gain_text(res: dict) -> str:
     gain = measures(res.get('kd_gain') or {}, 'test')
     if 'mean_macro_f1' not in gain: return ''
     ce, kd = measures(res['metrics'], 'test', 'student_ce'), measures(res['metrics'], 'test', 'student')
-    parts = ', '.join(f"{name} {ce[k]:.3f} → {kd[k]:.3f} ({gain[k]:+.3f})"
-                      for k, name in (('modality_accuracy', 'modality accuracy'),
-                                      ('location_accuracy', 'location accuracy'),
-                                      ('joint_accuracy', 'joint accuracy'),
-                                      ('mean_macro_f1', 'mean macro-F1')))
+    parts = ', '.join(f"{label} {ce[k]:.3f} → {kd[k]:.3f} ({gain[k]:+.3f})" for k, label in HEADLINE.items())
     verdict = 'helped' if gain['mean_macro_f1'] > 0 else 'did not help'
     paired = ((res.get('kd_gain_interval') or {}).get(metric_name('test', 'mean_macro_f1')))
     if paired:
         where = 'above 0' if paired['low'] > 0 else 'below 0' if paired['high'] < 0 else 'includes 0'
         verdict = {'above 0': 'helped', 'below 0': 'hurt', 'includes 0': 'made no difference that this test split can resolve'}[where]
-        verdict += (f" (paired case-bootstrap 95% interval of the gain in mean macro-F1 "
-                    f"[{paired['low']:+.3f}, {paired['high']:+.3f}]; {paired['share_le_0']:.0%} of resamples show no gain)")
+        verdict += (f" (gain in mean macro-F1 {gain_text(paired)}, paired case bootstrap, 95%; "
+                    f"{paired['share_le_0']:.0%} of resamples show no gain)")
     inherited = (" (the distilled student started from the teacher's image backbone, "
                  "`student.inherit_vision`; the baseline from scratch)"
                  if res.get('config', {}).get('student', {}).get('inherit_vision') else '')
@@ -261,26 +250,15 @@ def kd_gain_text(res: dict) -> str:
             f"{verdict} here by test mean macro-F1. One seed: a batch with `--seeds` says whether it holds across seeds.")
 
 # %% ../nbs/08_reports.ipynb #5d2fba16
-SUMMARY_MEASURES = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location acc.',
-                    'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
-
 def summary_table(res: dict) -> pd.DataFrame:
     "Test figures of each model of run results `res` with 95% intervals, the majority-class floor and the KD gain, with size and latency."
-    iv, lat, rows = res.get('intervals') or {}, res.get('latency_ms') or {}, {}
-    for who, name in WHO.items():
-        got = measures(res['metrics'], 'test', who)
-        if not got: continue
-        row = {label: with_interval(got[m], iv.get(metric_name('test', m, who))) for m, label in SUMMARY_MEASURES.items()}
-        row['parameters'] = f"{res['params'].get(who, res['params']['student'])['total']:,}"
+    table = results_table(res).drop(columns='split').set_index('model').rename_axis(None)
+    lat = res.get('latency_ms') or {}
+    for who in evaluated(res):
         ms = lat.get(f'{who}_ms_per_sample_batch1')
-        row['ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else 'as student (KD)'
-        rows[name] = row
-    floor = measures(res.get('floor') or {}, 'test')
-    rows['majority-class floor'] = {label: f'{floor[m]:.3f}' for m, label in SUMMARY_MEASURES.items() if m in floor}
-    gain = measures(res.get('kd_gain_interval') or {}, 'test')
-    if gain: rows['KD gain (KD − ce)'] = {label: f"{gain[m]['value']:+.3f} [{gain[m]['low']:+.3f}, {gain[m]['high']:+.3f}]"
-                                          for m, label in SUMMARY_MEASURES.items() if m in gain}
-    return pd.DataFrame(rows).T.fillna('–')
+        table.loc[MODELS[who], 'parameters'] = f"{res['params'].get(who, res['params']['student'])['total']:,}"
+        table.loc[MODELS[who], 'ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else f"as {MODELS['student']}"
+    return table.fillna('–')
 
 # %% ../nbs/08_reports.ipynb #e883278a
 def data_line(res: dict) -> str:
@@ -303,7 +281,7 @@ def headline(res: dict) -> str:
         verdict = ('helped' if gain['low'] > 0 else 'hurt' if gain['high'] < 0 else
                    'made no difference that this test split can resolve')
         text += (f"; against the same student trained without a teacher, distillation {verdict} (gain "
-                 f"{gain['value']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}], paired case bootstrap, 95%)")
+                 f"{gain_text(gain)}, paired case bootstrap, 95%)")
     else: text += "; with no `ce` baseline (training.ce_baseline) the run cannot say what distillation added"
     floor = measures(res.get('floor') or {}, 'test').get('joint_accuracy')
     interval = (res.get('intervals') or {}).get(metric_name('test', 'joint_accuracy', 'student'))
@@ -365,23 +343,21 @@ def config_details(cfg: dict) -> str:
             f"{html.escape(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>")
 
 # %% ../nbs/08_reports.ipynb #0fafc158
-SUMMARY_METRICS = ('mean_macro_f1', 'joint_accuracy', 'modality_accuracy', 'location_accuracy')
-
 def _summary_row(rec: dict) -> dict:
-    cfg = load_config(Path(rec['log_dir'])/'config.yaml')
+    cfg = load_config(RunFiles(rec['log_dir']).config)
     row = {'run': rec['run'], 'setting': rec.get('setting', rec['run']), 'status': rec['status'], 'loss': cfg['loss']['type'],
            'fusion': cfg['fusion']['type'],
            'teacher': f"{cfg['teacher']['vision']} + {cfg['teacher']['text']}",
            'student': f"{cfg['student']['vision']} + {cfg['student']['text']}",
            'seed': cfg['seed'], 'error': rec.get('error', '')}
-    results_file = Path(rec['log_dir'])/'results.json'
+    results_file = RunFiles(rec['log_dir']).results
     if rec['status'] == 'finished' and results_file.is_file():
         res = json.loads(results_file.read_text())
         for who in ('teacher', 'student'):
             for split in ('dev', 'test'):
-                for m in SUMMARY_METRICS: row[f'{who} {split} {m}'] = measures(res['metrics'], split, who)[m]
+                for m in HEADLINE: row[f'{who} {split} {m}'] = measures(res['metrics'], split, who)[m]
             row[f'{who} parameters'] = res['params'][who]['total']
-        for m in SUMMARY_METRICS:
+        for m in HEADLINE:
             if (v := measures(res['metrics'], 'test', 'student_ce').get(m)) is not None: row[f'student_ce test {m}'] = v
         if (gain := (res.get('kd_gain') or {}).get('test/mean_macro_f1')) is not None: row['own KD gain'] = gain
         row['student ms/sample (batch 1)'] = res.get('latency_ms', {}).get('student_ms_per_sample_batch1', float('nan'))
@@ -392,7 +368,7 @@ def _summary_row(rec: dict) -> dict:
 def batch_summary(batch_dir) -> pd.DataFrame:
     "One row per run of the batch in `batch_dir`: settings, status, teacher and student metrics, KD gain, size, speed."
     # KD gain: the run's own `ce` baseline (training.ce_baseline) if it trained one, else the batch's `ce` run of the same backbones, fusion and seed
-    records = json.loads((Path(batch_dir)/'batch.json').read_text())
+    records = json.loads(RunFiles(batch_dir).batch.read_text())
     df = pd.DataFrame([_summary_row(r) for r in records])
     if 'student test mean_macro_f1' not in df: df['student test mean_macro_f1'] = float('nan')
     same = ['teacher', 'student', 'fusion', 'seed']
@@ -403,14 +379,14 @@ def batch_summary(batch_dir) -> pd.DataFrame:
                   for _, row in df.iterrows()]
     own = df['own KD gain'] if 'own KD gain' in df else pd.Series(float('nan'), index=df.index)
     df['KD gain (test mean macro-F1)'] = own.where(own.notna(), from_batch)  # a run's own `ce` baseline first
-    for m in SUMMARY_METRICS:  # each run's `ce` reference: its own baseline, else the batch's `ce` run of the same key
+    for m in HEADLINE:  # each run's `ce` reference: its own baseline, else the batch's `ce` run of the same key
         own_ce = df[f'student_ce test {m}'] if f'student_ce test {m}' in df else pd.Series(float('nan'), index=df.index)
         batch_ce = df[(df['loss'] == 'ce') & (df['status'] == 'finished')].set_index(same).get(f'student test {m}', pd.Series(dtype=float))
         batch_ce = batch_ce[~batch_ce.index.duplicated()]
         df[f'ce test {m}'] = own_ce.where(own_ce.notna(), [batch_ce.get(tuple(row[c] for c in same), float('nan')) for _, row in df.iterrows()])
         df.loc[df['loss'] == 'ce', f'ce test {m}'] = float('nan')
     df.loc[df['loss'] == 'ce', 'KD gain (test mean macro-F1)'] = float('nan')  # a `ce` run is the baseline
-    together = Path(batch_dir)/'latency.json'  # the students re-timed together at the batch's end (`batch.retime_students`)
+    together = RunFiles(batch_dir).latency  # the students re-timed together at the batch's end (`batch.retime_students`)
     if together.is_file():
         by_run = {run: s['median_ms_per_sample_batch1'] for s in read_json(together).get('students', {}).values() for run in s['runs']}
         df['student ms/sample (batch 1)'] = df['run'].map(by_run)
@@ -421,7 +397,7 @@ def summary_chart(df: pd.DataFrame):
     "One panel per headline test metric: each finished run's student as a bar, ordered by the metric, its `ce` student as a reference line and its teacher as a tick."
     done = df[df['status'] == 'finished']
     fig, axes = plt.subplots(2, 2, figsize=(13, 0.5 * len(done) * 2 + 3.5), squeeze=False)
-    for ax, m in zip(axes.flat, SUMMARY_METRICS):
+    for ax, m in zip(axes.flat, HEADLINE):
         d = done.sort_values(f'student test {m}').reset_index(drop=True)
         y = np.arange(len(d))
         ax.barh(y, d[f'student test {m}'], color='tab:orange', alpha=0.85, label='student (KD)')
@@ -535,7 +511,7 @@ def write_html(notebook_path, html_path=None, title: str = None) -> Path:
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                            exclude_output_prompt=True).from_notebook_node(nb, resources={'metadata': {'name': heading}})
     html_path = Path(html_path or Path(notebook_path).with_suffix('.html'))
-    html_path.write_text(body, encoding='utf-8')
+    atomic_write(html_path, lambda f: f.write(body), 'w')
     return html_path
 
 # %% ../nbs/08_reports.ipynb #9108b466

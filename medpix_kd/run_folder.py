@@ -7,59 +7,20 @@ from __future__ import annotations
 import copy, csv, datetime, hashlib, importlib, json, math, os, shutil, socket, stat, sys
 from pathlib import Path
 from filelock import FileLock, Timeout
-from .config import MedpixError, atomic_write, config_differences, load_config, with_defaults
+from .config import MedpixError, config_differences, load_config, with_defaults
+from .files import RunFiles, atomic_save, atomic_write, run_outputs, write_json
 
 # %% auto #0
 __all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE',
-           'TrainingError', 'atomic_save', 'strict_json', 'write_json', 'write_csv', 'read_json', 'is_legacy_value',
-           'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint', 'is_run_folder',
-           'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume', 'not_a_run_folder',
-           'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder', 'prepare_run_dir', 'save_weights',
-           'load_trained_model', 'share_weights', 'file_sha256', 'check_sha256', 'check_output_file']
+           'TrainingError', 'read_json', 'is_legacy_value', 'checkpoint_globals', 'load_checkpoint', 'plain_values',
+           'convert_checkpoint', 'is_run_folder', 'looks_like_earlier_run', 'mark_run_folder', 'run_state',
+           'nothing_to_resume', 'not_a_run_folder', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder',
+           'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights', 'file_sha256', 'check_sha256',
+           'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
     "A run that cannot start or cannot go on; the message says where and what to do."
-
-# %% ../nbs/06a_run_folder.ipynb #60f0dadc
-class _WriteErrors:
-    "A binary file that remembers the `OSError` of a failed write: `torch.save` reports one as a bare `RuntimeError`."
-    def __init__(self, f): self.f, self.error = f, None
-    def write(self, data):
-        try: n = self.f.write(data); self.f.flush(); return n  # flushed, so a full disk fails here and not in the C++ writer
-        except OSError as e: self.error = e; raise
-    def __getattr__(self, name): return getattr(self.f, name)
-
-def atomic_save(obj, path):
-    "`torch.save` `obj` to `path` atomically; a full disk is an `OSError` naming `path`."
-    import torch  # here, not at the top: papermill's I/O handler reads run folders without loading torch
-    def save(f):
-        out = _WriteErrors(f)
-        try: torch.save(obj, out)
-        except RuntimeError:
-            if out.error is None: raise
-            raise out.error from None
-    try: return atomic_write(path, save)
-    except OSError as e:
-        if e.filename: raise
-        raise OSError(e.errno, e.strerror, str(path)) from None  # the file's close can raise it again, without the name
-
-def strict_json(obj):
-    "`obj` with numpy and torch scalars as Python numbers, and NaN or infinity as None: strict JSON has neither."
-    if isinstance(obj, dict): return {k: strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [strict_json(v) for v in obj]
-    if hasattr(obj, 'item') and not isinstance(obj, (str, bytes)): obj = obj.item()
-    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
-
-def write_json(obj, path):
-    "Write `obj` as strict JSON to `path` atomically (an undefined measure, NaN in memory, is written `null`)."
-    return atomic_write(path, lambda f: f.write(json.dumps(strict_json(obj), indent=2, allow_nan=False)), 'w')
-
-def write_csv(rows: list, path):
-    "Write `rows` (dicts) as CSV to `path` atomically, with every key that any row has as a column."
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    def write(f): w = csv.DictWriter(f, columns); w.writeheader(); w.writerows(rows)
-    return atomic_write(path, write, 'w')
 
 # %% ../nbs/06a_run_folder.ipynb #4a8ad669
 JSON_MAX_BYTES = 256 * 2**20  # far above any JSON a run writes; a larger file is not one of them, and would fill memory
@@ -168,10 +129,9 @@ def convert_checkpoint(path,
     return backup
 
 # %% ../nbs/06a_run_folder.ipynb #7afb9667
-MARKER = '.medpix_kd_run'
-LOCK = '.medpix_kd_run.lock'
-HOLDER = '.medpix_kd_run.holder'
-REPORT_FILES = ('report.ipynb', 'report.html')  # papermill creates the report in the run folder before the run starts
+_FILES = RunFiles('')
+MARKER, LOCK, HOLDER = _FILES.marker.name, _FILES.lock.name, _FILES.holder.name
+REPORT_FILES = (_FILES.report.name, _FILES.report_html.name)  # papermill creates the report in the run folder before the run starts
 
 # %% ../nbs/06a_run_folder.ipynb #2ba51b30
 def is_run_folder(path) -> bool:
@@ -181,7 +141,8 @@ def is_run_folder(path) -> bool:
 def looks_like_earlier_run(path) -> bool:
     "Whether the unmarked folder `path` is laid out like a run of medpix_kd from before the marker (a guess: only `medpix-kd convert` acts on it, when asked)."
     path = Path(path)
-    return (path/'config.yaml').is_file() and any((path/f).is_file() for f in ('results.json', 'checkpoints/last.pth', 'teacher_best.pth'))
+    files = RunFiles(path)
+    return files.config.is_file() and any(p.is_file() for p in (files.results, files.last, files.best('teacher')))
 
 def mark_run_folder(path) -> Path:
     "Write the marker into `path`, making it a run folder; returns `path`."
@@ -191,8 +152,8 @@ def mark_run_folder(path) -> Path:
 def run_state(path) -> str:
     "'finished', 'unfinished' (a checkpoint, no results), or 'new' (nothing trained yet) for the run folder `path`."
     path = Path(path)
-    if (path/'results.json').is_file(): return 'finished'
-    return 'unfinished' if (path/'checkpoints'/'last.pth').is_file() else 'new'
+    if RunFiles(path).results.is_file(): return 'finished'
+    return 'unfinished' if RunFiles(path).last.is_file() else 'new'
 
 # %% ../nbs/06a_run_folder.ipynb #db62e0d7
 def nothing_to_resume(log_dir) -> TrainingError:
@@ -225,9 +186,7 @@ def claim_run_dir(path, resume: bool | str = False) -> Path:
     return path
 
 # %% ../nbs/06a_run_folder.ipynb #fda9bcee
-RUN_OUTPUTS = ('config.yaml', 'results.json', 'MODEL_CARD.md', 'metrics.json', 'metrics.csv', 'latency.json', 'report.ipynb',
-               'report.html',
-               '*_best.pth', '*_final.pth', '*.safetensors', 'student.json', 'teacher.json', 'student_ce.json', 'confusion_*.npy', 'predictions_*.csv', 'tokenizer_*', 'onnx', '.onnx-*', 'checkpoints', 'teacher_source.json', '.*.tmp')
+RUN_OUTPUTS = run_outputs()  # what --overwrite may remove: every name `RunFiles` gives but the marker, lock and holder
 
 def clear_run_dir(path) -> list:
     "Remove what a run wrote in the run folder `path` (never the user's other files); returns the names removed."
@@ -275,7 +234,7 @@ RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_bat
 # %% ../nbs/06a_run_folder.ipynb #da6d9757
 def _check_resumable(log_dir: Path, cfg: dict):
     "A `TrainingError` if `cfg` differs from the config `log_dir` was started with, beyond `RESUME_MAY_CHANGE`."
-    saved = log_dir/'config.yaml'
+    saved = RunFiles(log_dir).config
     changed = [k for k in config_differences(follow_folder(load_config(saved), log_dir), cfg) if k not in RESUME_MAY_CHANGE] if saved.is_file() else []
     if changed:
         raise TrainingError(f"cannot resume {log_dir}: its run was started with a config that differs in "
@@ -289,7 +248,7 @@ def _check_teacher_outlives(log_dir: Path, cfg: dict):
     "A `TrainingError` if clearing `log_dir` would delete the teacher that `cfg` distils from, or if that teacher is gone."
     source = cfg['teacher']['checkpoint']
     if not source: return
-    mine = log_dir/'teacher_best.pth'
+    mine = RunFiles(log_dir).best('teacher')
     last = f" Its own {mine} may be the last copy of that teacher: copy it out and point teacher.checkpoint at the copy." if mine.is_file() else ''
     if not Path(source).is_file():
         raise TrainingError(f"teacher.checkpoint {source} does not exist, so the run could not start again once "

@@ -11,25 +11,25 @@ import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
 from .data import build_datasets, data_root, is_synthetic
-from .predict import write_model_card, write_portable
+from .model_card import write_model_card
+from .predict import write_portable
 from .backbones import input_specs, tokenizer_dir
 from .models import build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 from .intervals import bootstrap, frame_models, majority_floor, paired_gain, predictions_frame, write_predictions
-from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics
-from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json,
-                                  run_state, save_weights, share_weights, write_json, check_sha256,
-                                  file_sha256, follow_folder, checkpoint_globals)
+from .metrics import HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name, model_metrics, side
+from .run_folder import RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir, read_json, run_state, save_weights, share_weights, check_sha256, file_sha256, follow_folder, checkpoint_globals
+from .files import RunFiles, atomic_write, write_json
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
-                              resume_stage, run_history, side, steps_per_epoch, write_metrics)
+                              resume_stage, run_history, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['TEACHER_SOURCE', 'BOOTSTRAP', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen',
-           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage',
-           'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
-           'final_evaluation', 'uncertainty', 'data_facts', 'followed_teacher', 'resumable_state', 'train',
-           'best_epoch', 'kd_gain', 'forget_progress', 'finish']
+__all__ = ['BOOTSTRAP', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'adopt_teacher',
+           'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets',
+           'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty',
+           'data_facts', 'followed_teacher', 'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress',
+           'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -59,8 +59,6 @@ def frozen(model, device):
     for p in model.parameters(): p.requires_grad_(False)
     return model
 
-TEACHER_SOURCE = 'teacher_source.json'  # where a run that distils another run's teacher records it
-
 def _teacher_record(path: Path) -> dict:
     "The teacher a run recorded in `path` (`teacher_source.json`), or a `TrainingError` if the record is damaged."
     record = read_json(path, 'train the run again')
@@ -70,7 +68,7 @@ def _teacher_record(path: Path) -> dict:
 
 def adopt_teacher(log_dir: Path, source) -> dict:
     "Make the teacher at `source` this run's own `teacher_best.pth` (one file, read-only), recorded with its SHA-256; a run that adopted one already checks its copy instead."
-    own, record_path = log_dir/'teacher_best.pth', log_dir/TEACHER_SOURCE
+    own, record_path = RunFiles(log_dir).best('teacher'), RunFiles(log_dir).teacher_source
     if record_path.is_file() and own.is_file():  # resumed: the run's own copy, never the path it came from
         record = _teacher_record(record_path)
         check_sha256(own, record['sha256'], record_path.name)
@@ -127,7 +125,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
     if cfg['teacher']['checkpoint']:
         if run.main: adopt_teacher(run.log_dir, cfg['teacher']['checkpoint'])  # the run folder stays complete; the file stored once
         acc.wait_for_everyone()
-        load_teacher_checkpoint(teacher, run.log_dir/'teacher_best.pth', cfg)
+        load_teacher_checkpoint(teacher, RunFiles(run.log_dir).best('teacher'), cfg)
         return frozen(teacher, acc.device)
     if cfg['training']['teacher_epochs'] == 0:
         raise TrainingError("training.teacher_epochs is 0 and teacher.checkpoint is not set: there is no "
@@ -140,7 +138,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
     run.finished['teacher'] = stage.history
     acc.wait_for_everyone()
     teacher = acc.unwrap_model(stage.trainee).model
-    teacher.load_saved_state(load_checkpoint(run.log_dir/'teacher_best.pth',
+    teacher.load_saved_state(load_checkpoint(RunFiles(run.log_dir).best('teacher'),
                                             'resume with --resume to train the teacher again')['state_dict'])
     acc.free_memory()
     return frozen(teacher, acc.device)
@@ -204,7 +202,7 @@ def baseline_stage(run: Run, tokenizer, state=None):
         run.finished['student_ce'] = stage.history
         acc.wait_for_everyone()
     else: run.finished['student_ce'] = [r for r in state['history'] if r['stage'] == 'student_ce']
-    model, _ = load_trained_model(run.log_dir/'student_ce_best.pth', acc.device)
+    model, _ = load_trained_model(RunFiles(run.log_dir).best('student_ce'), acc.device)
     return model
 
 # %% ../nbs/07_train.ipynb #f4a63eba
@@ -217,10 +215,10 @@ def final_evaluation(run: Run, models: dict) -> tuple:
             labels, split_logits[who] = predict(model, run.loader(split, sides=(side(who),)), side(who), run.accelerator)
             metrics.update(model_metrics(split, who, labels, split_logits[who]))
             for task, classes in TASKS.items():
-                if run.main: np.save(run.log_dir/f'confusion_{split}_{who}_{task}.npy',
-                                     confusion(labels[task], split_logits[who][task], len(classes)))
+                cm = confusion(labels[task], split_logits[who][task], len(classes))
+                if run.main: atomic_write(RunFiles(run.log_dir).confusion(split, who, task), lambda f: np.save(f, cm))
         frames[split] = predictions_frame(run.datasets[split].records, split_logits)
-        if run.main: write_predictions(frames[split], run.log_dir/f'predictions_{split}.csv')
+        if run.main: write_predictions(frames[split], RunFiles(run.log_dir).predictions(split))
     return metrics, frames
 
 # %% ../nbs/07_train.ipynb #80795be1
@@ -257,7 +255,7 @@ def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
                               progress=progress and acc.is_main_process and in_terminal())
     run = Run(cfg, log_dir, acc, datasets, progress, on_step)
     if run.main:
-        saved = log_dir/'config.yaml'
+        saved = RunFiles(log_dir).config
         if state is None and (not saved.is_file() or load_config(saved) != cfg): save_config(cfg, saved)  # a same config is left as written
         for who, spec in specs.items(): spec.tokenizer.save_pretrained(tokenizer_dir(log_dir, who))
     start = time.perf_counter()
@@ -276,7 +274,7 @@ def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
 # %% ../nbs/07_train.ipynb #9a3588cb
 def followed_teacher(cfg: dict, log_dir: Path) -> dict:
     "`cfg` with a moved or copied batch's teacher taken from the leader beside `log_dir` now (see `run_folder.follow_folder`)."
-    saved, source = log_dir/'config.yaml', cfg['teacher']['checkpoint']
+    saved, source = RunFiles(log_dir).config, cfg['teacher']['checkpoint']
     if not source or not saved.is_file(): return cfg
     written = load_config(saved)
     followed = follow_folder(written, log_dir)['teacher']['checkpoint']
@@ -310,13 +308,13 @@ def train(cfg: dict,
         if acc.is_main_process: prepare_run_dir(cfg, resume, overwrite)
         acc.wait_for_everyone()
         if resume and run_state(log_dir) == 'finished':
-            results = read_json(log_dir/'results.json',
+            results = read_json(RunFiles(log_dir).results,
                                 fix := 'its weights are intact; to train the run again, move it aside and run with --overwrite')
             if not isinstance(results, dict) or not {'metrics', 'params', 'timings'} <= results.keys():
-                raise TrainingError(f"{log_dir/'results.json'} is not a medpix_kd results file (no metrics, "
+                raise TrainingError(f"{RunFiles(log_dir).results} is not a medpix_kd results file (no metrics, "
                                     f"params or timings); {fix}")
             return results
-        state = resumable_state(log_dir/'checkpoints'/'last.pth') if resume and run_state(log_dir) == 'unfinished' else None
+        state = resumable_state(RunFiles(log_dir).last) if resume and run_state(log_dir) == 'unfinished' else None
         return _run_stages(cfg, acc, log_dir, state, begin,
                            cfg['logging']['progress'] if progress is None else progress, on_step)
 
@@ -338,16 +336,16 @@ def kd_gain(metrics: dict) -> dict:
 
 def forget_progress(log_dir: Path):
     "Delete the resumable checkpoint of a finished run: `results.json` and the best weights hold all it leaves."
-    (log_dir/'checkpoints'/'last.pth').unlink(missing_ok=True)
-    with contextlib.suppress(OSError): (log_dir/'checkpoints').rmdir()  # kept if it holds other files
+    RunFiles(log_dir).last.unlink(missing_ok=True)
+    with contextlib.suppress(OSError): RunFiles(log_dir).checkpoints.rmdir()  # kept if it holds other files
 
 def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict:
     "Save the final and best student, evaluate the models, write `results.json`, and drop the resumable checkpoint."
     acc, cfg = run.accelerator, run.cfg
     student = acc.unwrap_model(stage.trainee).model
-    if run.main: save_weights(student, cfg, 'student', run.log_dir/'student_final.pth', epoch=stage.epochs)
+    if run.main: save_weights(student, cfg, 'student', RunFiles(run.log_dir).final('student'), epoch=stage.epochs)
     acc.wait_for_everyone()
-    student.load_saved_state(load_checkpoint(run.log_dir/'student_best.pth',
+    student.load_saved_state(load_checkpoint(RunFiles(run.log_dir).best('student'),
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics, frames = final_evaluation(run, models)
@@ -356,10 +354,10 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
         with without_memos(teacher), without_memos(student):
             latency = latency_table({'teacher': teacher, 'student': student}, run.datasets['dev'], acc.device,
                                     cfg['logging']['latency_batches'], cfg['logging']['latency_repeats'])
-    source, teacher_source = run.log_dir/TEACHER_SOURCE, None
+    source, teacher_source = RunFiles(run.log_dir).teacher_source, None
     if run.main and source.is_file():  # another run's teacher: still the file this run adopted, and said so in the results
         teacher_source = _teacher_record(source)
-        check_sha256(run.log_dir/'teacher_best.pth', teacher_source['sha256'], source.name)
+        check_sha256(RunFiles(run.log_dir).best('teacher'), teacher_source['sha256'], source.name)
     run.timings['total_s'] = time.perf_counter() - begin
     results = {'config': cfg,
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
@@ -376,7 +374,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         write_portable(run.log_dir, cfg)  # <model>.safetensors and .json, for use outside training; before results.json marks the run finished
-        write_json(results, run.log_dir/'results.json')
+        write_json(results, RunFiles(run.log_dir).results)
         write_model_card(run.log_dir)
         forget_progress(run.log_dir)
     return results
