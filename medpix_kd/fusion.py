@@ -17,20 +17,23 @@ class Fusion(nn.Module):
     "Base of the fusions: `forward(img, txt, img_tokens, txt_tokens, txt_mask)` gives (B, dim)."
     reads_tokens = False  # True: the model must project and pass the token sequences (else they are None)
 
+# %% ../nbs/03_fusion.ipynb #148c5236
 def _check_layers(name: str, layers: int):
     if layers < 1: raise ConfigError(f"{name} fusion needs fusion_layers >= 1, got {layers}")
 
+# %% ../nbs/03_fusion.ipynb #2ded8d3f
 def _check_heads(name: str, dim: int, heads: int):
     if dim % heads: raise ConfigError(f"fusion.dim {dim} is not divisible by fusion.heads {heads}, as {name} needs")
 
 # %% ../nbs/03_fusion.ipynb #a0b5e6d0
 class SimpleFusion(Fusion):
-    "Concatenate image and text features, then a linear layer; each further layer adds GELU, dropout and a linear layer."
+    "Concatenate image and text features, then a linear layer; each further layer adds GELU, dropout and a linear."
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
         _check_layers('simple', layers)
         self.out = nn.Linear(2 * dim, dim)
-        self.deeper = nn.Sequential(*[m for _ in range(layers - 1) for m in (nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))])
+        self.deeper = nn.Sequential(*[m for _ in range(layers - 1)
+                                      for m in (nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))])
     def forward(self, img, txt, img_tokens=None, txt_tokens=None, txt_mask=None):
         return self.deeper(self.out(torch.cat([img, txt], -1)))
 
@@ -56,7 +59,8 @@ class GatedFusion(Fusion):
     def __init__(self, dim, layers=1, heads=8, dropout=0.1):
         super().__init__()
         _check_layers('gated', layers)
-        unit = lambda: nn.ModuleDict({'gate': nn.Linear(2 * dim, dim), 'img': nn.Linear(dim, dim), 'txt': nn.Linear(dim, dim)})
+        unit = lambda: nn.ModuleDict({'gate': nn.Linear(2 * dim, dim), 'img': nn.Linear(dim, dim),
+                                      'txt': nn.Linear(dim, dim)})
         self.img, self.txt, self.gate = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(2 * dim, dim)
         self.deeper = nn.ModuleList(unit() for _ in range(layers - 1))
     def forward(self, img, txt, img_tokens=None, txt_tokens=None, txt_mask=None):
