@@ -28,7 +28,7 @@ class MultimodalClassifier(nn.Module):
                  freeze_vision: bool = False,     # keep the image backbone's weights fixed
                  freeze_text: bool = False,       # keep the text backbone's weights fixed
                  modality_dropout: float = 0.0,   # training: chance of hiding each modality of a sample from the fusion
-                 unimodal_weight: float = 0.0):   # weight of the image-only and text-only auxiliary losses (0: no such heads)
+                 unimodal_weight: float = 0.0):   # weight of the image-only and text-only auxiliary losses (0: none)
         super().__init__()
         self.modality_dropout, self.unimodal_weight = modality_dropout, unimodal_weight
         self.vision, self.text = vision, text
@@ -38,16 +38,18 @@ class MultimodalClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head_modality, self.head_location = nn.Linear(dim, len(MODALITIES)), nn.Linear(dim, len(LOCATIONS))
         if unimodal_weight > 0:  # both tasks from one modality alone: (B, 2 + 5) logits each
-            self.head_image, self.head_text = nn.Linear(dim, len(MODALITIES) + len(LOCATIONS)), nn.Linear(dim, len(MODALITIES) + len(LOCATIONS))
+            both = len(MODALITIES) + len(LOCATIONS)
+            self.head_image, self.head_text = nn.Linear(dim, both), nn.Linear(dim, both)
         self.frozen = {'vision': freeze_vision, 'text': freeze_text}
         self.memos = {}  # part -> FeatureMemo, set by `memoize_frozen` (a plain dict: not weights, not saved)
-        for part, frozen in self.frozen.items():  # a backbone's own partial freezing (`freeze_blocks`) stands when it is not frozen whole
+        # a backbone's own partial freezing (`freeze_blocks`) stands when it is not frozen whole
+        for part, frozen in self.frozen.items():
             if frozen:
                 for p in getattr(self, part).parameters(): p.requires_grad_(False)
 
 # %% ../nbs/04_models.ipynb #18fce38c
 def _modality_masks(batch: int, p: float, like: torch.Tensor) -> tuple:
-    "Per-sample 0/1 multipliers (image, text) that hide the text with chance `p` and the image with chance `p`, never both."
+    "Per-sample 0/1 multipliers (image, text) that hide the text, or else the image, each with chance `p`."
     r = torch.rand(batch, 1, device=like.device)
     return (r < 1 - p).to(like.dtype), (r >= p).to(like.dtype)
 
@@ -61,9 +63,11 @@ def _see(self: MultimodalClassifier, pixel_values) -> tuple:
 @patch
 def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask) -> dict:
     img_raw, img_tokens = self._see(pixel_values)
-    txt_raw, txt_tokens, txt_mask = self.memos['text'](input_ids, attention_mask) if 'text' in self.memos else self.text(input_ids, attention_mask)
+    read = self.memos['text'] if 'text' in self.memos else self.text
+    txt_raw, txt_tokens, txt_mask = read(input_ids, attention_mask)
     img_proj, txt_proj = self.img_proj(img_raw), self.txt_proj(txt_raw)
-    tokens = (self.img_proj(img_tokens), self.txt_proj(txt_tokens), txt_mask) if self.uses_tokens else (None, None, None)
+    tokens = ((self.img_proj(img_tokens), self.txt_proj(txt_tokens), txt_mask) if self.uses_tokens
+              else (None, None, None))
     img_in, txt_in = img_proj, txt_proj
     if self.training and self.modality_dropout > 0:
         keep_img, keep_txt = _modality_masks(len(img_proj), self.modality_dropout, img_proj)
@@ -91,12 +95,16 @@ def train(self: MultimodalClassifier, mode: bool = True):
 def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     "The model of side `who` ('teacher' or 'student') of `cfg`, whose text backbone reads `tokenizer`'s ids."
     tower, f = cfg[who], cfg['fusion']
-    vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'], tower['freeze_blocks'])
+    vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'],
+                          tower['freeze_blocks'])
     text = build_text(tower['text'], tokenizer, tower['text_pooling'])
     limit = getattr(text.model.config, 'max_position_embeddings', None)
     if limit and tower['max_length'] > limit:
-        raise BackboneError(f"{who}.max_length = {tower['max_length']}: the text backbone {tower['text']!r} reads at most {limit} "
-                            f"tokens (its max_position_embeddings); set {who}.max_length to {limit} or less")
+        n, name = tower['max_length'], tower['text']
+        raise BackboneError(
+            f"{who}.max_length = {n}: "
+            f"the text backbone {name!r} reads at most {limit} tokens (its max_position_embeddings); "
+            f"set {who}.max_length to {limit} or less")
     return MultimodalClassifier(vision, text, fusion=f['type'], dim=f['dim'], fusion_layers=tower['fusion_layers'],
                                 heads=f['heads'], dropout=f['dropout'], freeze_vision=tower['freeze_vision'],
                                 freeze_text=tower['freeze_text'], modality_dropout=f['modality_dropout'],
@@ -118,8 +126,10 @@ def load_saved_state(self: MultimodalClassifier, state: dict):
     missing, unexpected = self.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith(_restored(self))]
     if missing or unexpected:
-        raise RuntimeError(f"the saved weights do not fit this model: missing {missing[:3]}, unexpected {list(unexpected)[:3]} "
-                           f"(saved by another version or for another config?)")
+        unexpected = list(unexpected)
+        raise RuntimeError(
+            "the saved weights do not fit this model: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]} (saved by another version or for another config?)")
     return self
 
 # %% ../nbs/04_models.ipynb #a5bd4ca1
@@ -138,7 +148,7 @@ def _heads(model: MultimodalClassifier) -> list:
                                         'head_text') if hasattr(model, n)]
 
 def param_counts(model: MultimodalClassifier) -> dict:
-    "Parameters of each part of `model`, the total, and how many its configuration trains (all but frozen backbones and stages)."
+    "Parameters of each part of `model`, the total, and how many its configuration trains (not the frozen parts)."
     count = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())
     return {'vision': count(model.vision), 'text': count(model.text),
             'projections': count(model.img_proj, model.txt_proj),
@@ -173,7 +183,8 @@ def __call__(self: FeatureMemo, *inputs):
     else: keys = [_digest(row) for row in inputs[0]]
     todo = list({k: i for i, k in enumerate(keys) if k not in self.rows}.values())  # one row per distinct unseen input
     if todo:
-        with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, usable in training even if first seen in evaluation
+        # ordinary tensors, usable in training even if first seen in evaluation
+        with torch.inference_mode(False), torch.no_grad():
             if text:
                 width = max(max(lengths[i] for i in todo), 1)
                 raw, tokens, _ = self.encoder(ids[todo, :width], mask[todo, :width])
@@ -197,7 +208,7 @@ class _FrozenPrefix:
     def __call__(self, pixel_values): return self.vision.prefix(pixel_values), None
 
 def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> MultimodalClassifier:
-    "Attach a `FeatureMemo` to each frozen backbone of `model`, or to its frozen stages (images only if `images`, i.e. unaugmented)."
+    "Attach a `FeatureMemo` to each frozen backbone or frozen stages of `model` (images only if `images`: unaugmented)."
     for part in ('vision', 'text'):
         if model.frozen[part] and (images or part == 'text'):
             model.memos[part] = FeatureMemo(getattr(model, part), keep_tokens=model.uses_tokens)
@@ -208,7 +219,7 @@ def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> Multimod
 # %% ../nbs/04_models.ipynb #1abbcea1
 @contextlib.contextmanager
 def without_memos(model: MultimodalClassifier):
-    "Within the `with` block, `model` runs its backbones on every input, as a deployed model does; its memos come back after."
+    "Within the `with` block, `model` runs its backbones on every input, as deployed; its memos come back after."
     memos, model.memos = model.memos, {}
     try: yield model
     finally: model.memos = memos
