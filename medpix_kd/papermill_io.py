@@ -11,10 +11,10 @@ import ast, json, os, re
 from pathlib import Path
 import click
 from fastcore.basics import patch
-from .run_folder import RunLock, TrainingError, is_run_folder, run_state
+from .run_folder import RunFolderError, RunLock, is_run_folder, run_state
 
 # %% ../nbs/08a_papermill_io.ipynb #04684c2f
-class ReportRefused(TrainingError, click.ClickException):
+class ReportRefused(RunFolderError, click.ClickException):
     "Papermill may not write this report; click prints the message as one line and exits with status 2."
     exit_code = 2
     def __init__(self, message): click.ClickException.__init__(self, message)
@@ -43,7 +43,7 @@ def check_report_target(buf: str, path) -> None:
     if not is_run_folder(folder): return
     try:
         with RunLock(folder): pass
-    except TrainingError as e: raise ReportRefused(f"{e}. {path} was left as it is") from None
+    except RunFolderError as e: raise ReportRefused(f"{e}. {path} was left as it is") from None
     params, state = injected_parameters(buf), run_state(folder)
     if state == 'new' or params.get('resume') or params.get('overwrite') or not Path(path).exists(): return
     kind = 'a finished' if state == 'finished' else 'an unfinished'
