@@ -32,7 +32,7 @@ class _WriteErrors:
     "A binary file that remembers the `OSError` of a failed write: `torch.save` reports one as a bare `RuntimeError`."
     def __init__(self, f): self.f, self.error = f, None
     def write(self, data):
-        try: n = self.f.write(data); self.f.flush(); return n  # flushed, so a full disk fails here and not in the C++ writer
+        try: n = self.f.write(data); self.f.flush(); return n  # flushed: a full disk fails here, not in the C++ writer
         except OSError as e: self.error = e; raise
     def __getattr__(self, name): return getattr(self.f, name)
 
@@ -48,8 +48,9 @@ def atomic_save(obj, path):
     try: return atomic_write(path, save)
     except OSError as e:
         if e.filename: raise
-        raise OSError(e.errno, e.strerror, str(path)) from None  # the file's close can raise it again, without the name
+        raise OSError(e.errno, e.strerror, str(path)) from None  # the file's close can raise it again, nameless
 
+# %% ../nbs/00a_files.ipynb #836ce7c6
 def strict_json(obj):
     "`obj` with numpy and torch scalars as Python numbers, and NaN or infinity as None: strict JSON has neither."
     if isinstance(obj, dict): return {k: strict_json(v) for k, v in obj.items()}
@@ -57,10 +58,12 @@ def strict_json(obj):
     if hasattr(obj, 'item') and not isinstance(obj, (str, bytes)): obj = obj.item()
     return None if isinstance(obj, float) and not math.isfinite(obj) else obj
 
+# %% ../nbs/00a_files.ipynb #b20351fb
 def write_json(obj, path):
     "Write `obj` as strict JSON to `path` atomically (an undefined measure, NaN in memory, is written `null`)."
     return atomic_write(path, lambda f: f.write(json.dumps(strict_json(obj), indent=2, allow_nan=False)), 'w')
 
+# %% ../nbs/00a_files.ipynb #66f9d4e6
 def write_csv(rows: list, path):
     "Write `rows` (dicts) as CSV to `path` atomically, with every key that any row has as a column."
     columns = list(dict.fromkeys(k for r in rows for k in r))
@@ -68,7 +71,7 @@ def write_csv(rows: list, path):
     return atomic_write(path, write, 'w')
 
 # %% ../nbs/00a_files.ipynb #43166804
-MODEL_KEYS = ('teacher', 'student', 'student_ce')  # the models a run trains; `metrics.MODELS` gives their display names
+MODEL_KEYS = ('teacher', 'student', 'student_ce')  # the models a run trains; `metrics.MODELS` names them for display
 
 # %% ../nbs/00a_files.ipynb #274f2731
 class RunFiles:
@@ -103,14 +106,17 @@ class RunFiles:
     def about(self, who: str) -> Path: return self.folder/f'{who}.json'
     def tokenizer(self, who: str) -> Path: return self.folder/f'tokenizer_{who}'
     def predictions(self, split: str) -> Path: return self.folder/f'predictions_{split}.csv'
-    def confusion(self, split: str, who: str, task: str) -> Path: return self.folder/f'confusion_{split}_{who}_{task}.npy'
+    def confusion(self, split: str, who: str, task: str) -> Path:
+        return self.folder/f'confusion_{split}_{who}_{task}.npy'
 
 # %% ../nbs/00a_files.ipynb #2420f80b
+_NOT_OUTPUTS = ('marker', 'lock', 'holder', 'last', 'batch', 'summary', 'summary_html')  # whose folder; the batch's
+
 def run_outputs() -> tuple:
-    "Glob patterns of every file and folder a run writes in its folder (a batch's own files are not a run's), in `RunFiles` order."
+    "Glob patterns of every file and folder a run writes in its folder (not a batch's own files), in `RunFiles` order."
     files, out = RunFiles(''), []
     for name, attr in vars(RunFiles).items():
-        if isinstance(attr, property) and name not in ('marker', 'lock', 'holder', 'last', 'batch', 'summary', 'summary_html'):
+        if isinstance(attr, property) and name not in _NOT_OUTPUTS:
             out.append(getattr(files, name).name)
         elif callable(attr) and not name.startswith('_'):
             n = attr.__code__.co_argcount - 1
