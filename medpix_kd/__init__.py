@@ -14,6 +14,7 @@ def __getattr__(name):
         return Predictor
     raise AttributeError(f"module 'medpix_kd' has no attribute {name!r}")
 
+# %% ../nbs/10a_package.ipynb #d99fbc88
 def __dir__():
     "What `dir(medpix_kd)` and tab completion show: the module's names and `Predictor`."
     return sorted([*globals(), 'Predictor'])
