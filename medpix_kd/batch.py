@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_batch.ipynb #b94b6fa3
 from __future__ import annotations
-import contextlib, copy, json, re, sys, time
+import contextlib, copy, itertools, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
@@ -14,7 +14,7 @@ from .files import RunFiles, write_json
 # %% auto #0
 __all__ = ['SWAPS', 'TEACHER_SETTINGS', 'swapped', 'teacher_key', 'run_names', 'setting_of', 'plan_batch', 'template',
            'unknown_parameter_quiet', 'render_report', 'report_complete', 'execute_run', 'retime_students',
-           'progress_line', 'execute_batch', 'render_batch_summary']
+           'progress_line', 'render_batch_summary', 'execute_batch']
 
 # %% ../nbs/09_batch.ipynb #82710ca9
 SWAPS = {'original': (), 'swap_vision': ('vision', 'image_size'),
@@ -41,17 +41,18 @@ def teacher_key(cfg: dict) -> tuple:
 # %% ../nbs/09_batch.ipynb #f51b2acc
 def run_names(runs, losses=None, fusions=None, seeds=None) -> list:
     "(name, swap, loss, fusion, seed) for every run of the grid; loss, fusion and seed are None where not varied."
+    grid = itertools.product(runs, losses or [None], fusions or [None], seeds or [None])
     return [('_'.join([swap] + [x for x in (loss, fusion) if x]) + (f'_s{seed}' if seed is not None else ''),
-             swap, loss, fusion, seed)
-            for swap in runs for loss in (losses or [None]) for fusion in (fusions or [None]) for seed in (seeds or [None])]
+             swap, loss, fusion, seed) for swap, loss, fusion, seed in grid]
 
+# %% ../nbs/09_batch.ipynb #840329d9
 def setting_of(name: str) -> str:
     "The setting a run name stands for: the name without its `_s<seed>` suffix."
     return re.sub(r'_s\d+$', '', name)
 
 # %% ../nbs/09_batch.ipynb #215d7531
 def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None, seeds=None) -> dict:
-    "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher per seed and teacher setting; returns name -> config."
+    "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher per teacher setting; name -> config."
     plans, leaders = {}, {}
     for name, swap, loss, fusion, seed in run_names(runs, losses, fusions, seeds):
         grid = {**({'loss.type': loss} if loss else {}), **({'fusion.type': fusion} if fusion else {})}
@@ -65,7 +66,7 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
             cfg['teacher']['checkpoint'] = str(RunFiles(leaders[key]).best('teacher'))
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
-        existing = claim_run_dir(run_dir)/'config.yaml'  # refuses a folder that is not a run's
+        existing = RunFiles(claim_run_dir(run_dir)).config  # refuses a folder that is not a run's
         if existing.is_file() and (changed := config_differences(follow_folder(load_config(existing), run_dir), cfg)):
             raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose "
                                 "another --log-root")
@@ -85,7 +86,7 @@ def template(name: str) -> Path:
 # %% ../nbs/09_batch.ipynb #7878df8d
 @contextlib.contextmanager
 def unknown_parameter_quiet(name: str):
-    "Drop papermill's warning that `name` is not among the notebook's parameters (it is one papermill's CLI itself injects)."
+    "Drop papermill's warning that `name` is not among the notebook's parameters (papermill's CLI injects it itself)."
     import logging
     quiet = lambda record: not record.getMessage().startswith(f'Passed unknown parameter: {name}')
     logger = logging.getLogger('papermill')
@@ -93,41 +94,46 @@ def unknown_parameter_quiet(name: str):
     try: yield
     finally: logger.removeFilter(quiet)
 
+# %% ../nbs/09_batch.ipynb #8462c958
 def render_report(log_dir, kernel: str = 'python3', log_output: bool = False) -> Path:
-    "Execute the run notebook on the run in `log_dir` (training it, or resuming it to its end) into its `report.ipynb`, and write `report.html`; returns the HTML path."
+    "Execute the run notebook on the run in `log_dir` (trained or resumed to its end); write its report; the HTML path."
     import papermill as pm
-    from medpix_kd.reports import write_html
+    from medpix_kd.notebooks import write_html
     run_dir = Path(log_dir)
     report = RunFiles(run_dir).report
+    # the notebook renders its own HTML, and knows it runs under papermill
+    parameters = {'config': str(RunFiles(run_dir).config), 'log_dir': str(run_dir), 'resume': 'or-start',
+                  'PAPERMILL_OUTPUT_PATH': str(report)}
     try:
         with unknown_parameter_quiet('PAPERMILL_OUTPUT_PATH'):
-            pm.execute_notebook(str(template('run.ipynb')), str(report),
-                                parameters={'config': str(RunFiles(run_dir).config), 'log_dir': str(run_dir), 'resume': 'or-start',
-                                            'PAPERMILL_OUTPUT_PATH': str(report)},  # the notebook renders its own HTML, and knows it runs under papermill
+            pm.execute_notebook(str(template('run.ipynb')), str(report), parameters=parameters,
                                 kernel_name=kernel, progress_bar=False, log_output=log_output)
-    finally:
-        if report.is_file(): write_html(report, RunFiles(run_dir).report_html, title=run_dir.name)  # a failed run's report shows where it stopped
+    finally:  # a failed run's report shows where it stopped
+        if report.is_file(): write_html(report, RunFiles(run_dir).report_html, title=run_dir.name)
     return RunFiles(run_dir).report_html
 
+# %% ../nbs/09_batch.ipynb #275cc927
 def report_complete(run_dir: Path) -> bool:
-    "Whether the report of the run in `run_dir` was rendered to its end: papermill recorded its end and no exception, and the HTML exists."
-    try: meta = json.loads(RunFiles(run_dir).report.read_text(encoding='utf-8')).get('metadata', {}).get('papermill', {})
+    "Whether the report of the run in `run_dir` was rendered to its end."
+    report = RunFiles(run_dir).report
+    try: meta = json.loads(report.read_text(encoding='utf-8')).get('metadata', {}).get('papermill', {})
     except (OSError, ValueError, AttributeError): return False
     return bool(meta.get('end_time')) and not meta.get('exception') and RunFiles(run_dir).report_html.is_file()
 
+# %% ../nbs/09_batch.ipynb #ce23b066
 def execute_run(cfg: dict, kernel: str = 'python3') -> dict:
     "Execute the run notebook for `cfg` into its run folder with papermill; returns the run's record."
     from papermill.exceptions import PapermillExecutionError
     run_dir = Path(cfg['logging']['log_dir'])
     record = {'log_dir': str(run_dir), 'report': str(RunFiles(run_dir).report)}
-    if run_state(run_dir) == 'finished' and report_complete(run_dir):  # a batch run again: what finished stays exactly as it is
+    if run_state(run_dir) == 'finished' and report_complete(run_dir):  # a batch run again: what finished stays as it is
         return {**record, 'status': 'finished', 'kept': True}
     try:
         render_report(run_dir, kernel)
         return {**record, 'status': 'finished'}
     except PapermillExecutionError as e:
         return {**record, 'status': 'failed', 'error': f'{e.ename}: {e.evalue}'.strip()}
-    except Exception as e:  # the kernel died, could not start, or the report could not be written: this run failed, the batch goes on
+    except Exception as e:  # the kernel died, could not start, or the report failed: this run failed, the batch goes on
         return {**record, 'status': 'failed', 'error': f'{type(e).__name__}: {explain_error(e) or e}'.strip()}
 
 # %% ../nbs/09_batch.ipynb #1c3750a7
@@ -138,7 +144,7 @@ def _student_architecture(cfg: dict) -> str:
             f"x{s['fusion_layers']} d{cfg['fusion']['dim']}")
 
 def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 20, rounds: int = 5) -> dict:
-    "Time one student per distinct architecture of the finished runs together, interleaved; writes `latency.json` in `log_root`."
+    "Time one student per distinct architecture of the finished runs together, interleaved; write `latency.json`."
     from medpix_kd.backbones import input_spec
     from medpix_kd.data import MedPixDataset, data_root
     from medpix_kd.devices import machine, resolve_device
@@ -168,22 +174,37 @@ def retime_students(records: list, log_root, batch_sizes=(1, 32), calls: int = 2
 # %% ../nbs/09_batch.ipynb #9bfea8fc
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}' if seconds >= 3600 else f'{seconds // 60}:{seconds % 60:02d}'
+    if seconds >= 3600: return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+    return f'{seconds // 60}:{seconds % 60:02d}'
 
 def progress_line(record: dict, done: int, total: int, elapsed: float) -> str:
-    "The terminal line for the `done`-th of `total` runs (its `record`), `elapsed` seconds into the batch: name, time, headline figures and ETA."
+    "The terminal line for run `record`, the `done`-th of `total`, `elapsed` s into the batch: time, figures and ETA."
     from medpix_kd.metrics import measures
-    line = f"== batch run {done}/{total} {record['run']}: " + ('finished before, left as it is' if record.get('kept')
-                                                                 else f"{record['status']} in {_clock(record.get('wall_s', 0))}")
+    how = ('finished before, left as it is' if record.get('kept')
+           else f"{record['status']} in {_clock(record.get('wall_s', 0))}")
+    line = f"== batch run {done}/{total} {record['run']}: {how}"
     results = RunFiles(record['log_dir']).results
     if record['status'] == 'finished' and results.is_file():
         metrics = json.loads(results.read_text())['metrics']
-        dev, test, ce = (measures(metrics, s, w).get('mean_macro_f1') for s, w in (('dev', 'student'), ('test', 'student'), ('test', 'student_ce')))
+        dev, test, ce = (measures(metrics, s, w).get('mean_macro_f1')
+                         for s, w in (('dev', 'student'), ('test', 'student'), ('test', 'student_ce')))
         fmt = lambda v: 'n/a' if v is None else f'{v:.3f}'
-        line += f"; student mean macro-F1 dev {fmt(dev)}, test {fmt(test)}" + (f" (ce student {fmt(ce)})" if ce is not None else '')
+        baseline = f" (ce student {fmt(ce)})" if ce is not None else ''
+        line += f"; student mean macro-F1 dev {fmt(dev)}, test {fmt(test)}{baseline}"
     elif record['status'] == 'failed': line += f" ({record['error']})"
     left = total - done
-    return line + (f"; {left} left, ETA {_clock(elapsed / done * left)}" if left else f"; batch done in {_clock(elapsed)}")
+    if left: return line + f"; {left} left, ETA {_clock(elapsed / done * left)}"
+    return line + f"; batch done in {_clock(elapsed)}"
+
+# %% ../nbs/09_batch.ipynb #96d0af3d
+def render_batch_summary(log_root, kernel: str = 'python3') -> Path:
+    "Render `summary.ipynb`, `summary.html` and `summary.csv` for the batch in `log_root`."
+    import papermill as pm
+    from medpix_kd.notebooks import write_html
+    out = RunFiles(log_root).summary
+    pm.execute_notebook(str(template('compare.ipynb')), str(out), parameters={'batch_dir': str(log_root)},
+                        kernel_name=kernel, progress_bar=False)
+    return write_html(out, RunFiles(log_root).summary_html)
 
 # %% ../nbs/09_batch.ipynb #2ab0a140
 def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
@@ -202,13 +223,3 @@ def execute_batch(plans: dict, log_root, kernel: str = 'python3') -> list:
               "the summary shows each run's own latency", flush=True)
     render_batch_summary(log_root, kernel)
     return records
-
-# %% ../nbs/09_batch.ipynb #96d0af3d
-def render_batch_summary(log_root, kernel: str = 'python3') -> Path:
-    "Render `summary.ipynb`, `summary.html` and `summary.csv` for the batch in `log_root`."
-    import papermill as pm
-    from medpix_kd.reports import write_html
-    out = RunFiles(log_root).summary
-    pm.execute_notebook(str(template('compare.ipynb')), str(out), parameters={'batch_dir': str(log_root)},
-                        kernel_name=kernel, progress_bar=False)
-    return write_html(out, RunFiles(log_root).summary_html)
