@@ -24,11 +24,11 @@ from .files import RunFiles
 __all__ = ['FAMILIES', 'matmul_gflops', 'NaiveMedPix', 'samples_per_second', 'TimedLoader', 'time_epoch', 'conv_backward_flops',
            'step_flops', 'op_family', 'FirstBatches', 'native_stderr_quiet', 'profile_steps', 'other_layout',
            'ms_without_onednn', 'bench_data', 'bench_teacher', 'bench_students', 'bench_whole_run', 'benchmark',
-           'targets_of', 'format_report', 'profile_table']
+           'targets_of', 'profile_table', 'format_report']
 
 # %% ../nbs/09a_bench.ipynb #6ae9733a
 def matmul_gflops(dtype=torch.float32, n: int = 2048, device='cpu', min_time: float = 1.0) -> float:
-    "GFLOP/s of repeated `n`×`n` matrix products in `dtype` on `device` (2n³ FLOPs each), timed for at least `min_time` s."
+    "GFLOP/s of `n`×`n` matrix products (2n³ FLOPs each) in `dtype` on `device`, repeated for `min_time` s or more."
     a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
     a @ b; synchronize(device)  # warm-up
     reps, start = 0, time.perf_counter()
@@ -101,8 +101,9 @@ def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _paddi
 
 # %% ../nbs/09a_bench.ipynb #cddbc062
 def step_flops(stage, batch) -> int:
-    "Model FLOPs of one training step of `stage` on `batch` (forward and backward), counted by `FlopCounterMode` (grouped convolutions counted right)."
-    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flops}) as counter:
+    "Model FLOPs of one training step (forward and backward) of `stage` on `batch`, grouped convolutions counted right."
+    mapping = {torch.ops.aten.convolution_backward: conv_backward_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         total, _ = stage.trainee(batch, stage.targets(batch) if stage.targets else None)
         total.backward()
     stage.optimizer.zero_grad()
@@ -121,15 +122,18 @@ def op_family(name: str) -> str:
     "The family of the profiler operator `name` (`FAMILIES`), or 'other' (activations, losses, autograd bookkeeping)."
     return next((family for family, pattern in FAMILIES.items() if re.search(pattern, name, re.I)), 'other')
 
+# %% ../nbs/09a_bench.ipynb #555bcbfc
 class FirstBatches:
     "The first `n` batches of `loader`, as a loader with a length."
     def __init__(self, loader, n: int): self.loader, self.n = loader, min(n, len(loader))
     def __len__(self): return self.n
     def __iter__(self): return itertools.islice(iter(self.loader), self.n)
 
+# %% ../nbs/09a_bench.ipynb #2ee33678
 @contextlib.contextmanager
 def native_stderr_quiet():
-    "Send what native code writes to file descriptor 2 to /dev/null (the profiler's library logs each start and stop there); Python's own errors still propagate."
+    "Send what native code writes to file descriptor 2 to /dev/null; Python's own errors still propagate."
+    # the profiler's library logs each start and stop there
     import os, sys
     sys.stderr.flush()
     saved = os.dup(2)
@@ -138,8 +142,9 @@ def native_stderr_quiet():
         yield
     finally: os.dup2(saved, 2); os.close(saved)
 
+# %% ../nbs/09a_bench.ipynb #fd7cc0f1
 def profile_steps(stage, loader, accelerator, cfg: dict, steps: int = 8, top: int = 6, autocast_dtype=None) -> dict:
-    "Where `steps` training steps of `stage` (data loading included) spend their time: the `top` operators and every family, as shares of the self CPU time."
+    "Where `steps` training steps of `stage` spend their self CPU time: the `top` operators' and each family's share."
     from torch.profiler import ProfilerActivity, profile
     ctx = torch.autocast(accelerator.device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
     with native_stderr_quiet(), profile(activities=[ProfilerActivity.CPU]) as prof, ctx:
@@ -154,13 +159,13 @@ def profile_steps(stage, loader, accelerator, cfg: dict, steps: int = 8, top: in
 
 # %% ../nbs/09a_bench.ipynb #d2804f62
 def _state_like_params(optimizer):
-    "Give each optimizer state tensor its parameter's memory layout (the fused AdamW kernel walks them in step by raw storage)."
+    "Give each optimizer state tensor its parameter's memory layout (fused AdamW walks them in step by raw storage)."
     for p, state in optimizer.state.items():
         for k, v in state.items():
             if torch.is_tensor(v) and v.shape == p.shape: state[k] = torch.empty_like(p).copy_(v)
 
 def other_layout(stage, loader, accelerator, cfg: dict) -> dict | None:
-    "An epoch of `stage` timed with its image backbone in the other memory layout (channels-first if it runs channels-last, and back); None if it has no convolutions."
+    "An epoch of `stage` timed with its image backbone in the other memory layout; None if it has no convolutions."
     vision = accelerator.unwrap_model(stage.trainee).model.vision
     was = vision.channels_last
     if vision.set_channels_last(not was) == was: return None
@@ -169,13 +174,16 @@ def other_layout(stage, loader, accelerator, cfg: dict) -> dict | None:
     finally: vision.set_channels_last(was); _state_like_params(stage.optimizer)
     return timing | {'layout': 'channels-first' if was else 'channels-last'}
 
+# %% ../nbs/09a_bench.ipynb #452c4e5f
 def ms_without_onednn(stage, loader, accelerator, cfg: dict) -> float | None:
-    "Milliseconds per step of an epoch of `stage` with oneDNN (MKL-DNN) switched off, so that convolutions take torch's own CPU kernels; None off the CPU or where torch has no oneDNN."
+    "Milliseconds per step of an epoch of `stage` with oneDNN off (torch's own CPU kernels); None without oneDNN."
     if accelerator.device.type != 'cpu' or not torch.backends.mkldnn.is_available(): return None
     import warnings
     with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='TF32 acceleration on top of oneDNN')  # said by torch when the flags are set
-        with torch.backends.mkldnn.flags(enabled=False): return time_epoch(stage, loader, accelerator, cfg)['ms_per_step']
+        # said by torch when the flags are set
+        warnings.filterwarnings('ignore', message='TF32 acceleration on top of oneDNN')
+        with torch.backends.mkldnn.flags(enabled=False):
+            return time_epoch(stage, loader, accelerator, cfg)['ms_per_step']
 
 # %% ../nbs/09a_bench.ipynb #6496cd7e
 def bench_data(cfg: dict, naive_samples: int, log=print) -> tuple:
@@ -210,9 +218,10 @@ def bench_teacher(run: Run, log=print) -> tuple:
                       'first_epoch_s': first['epoch_s'],
                       'bf16_ms_per_step': bf16['ms_per_step'], 'other_layout': other,
                       'no_onednn_ms_per_step': native, 'profile': profile}
-    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once), then "
-        f"{fp32['ms_per_step']:.1f} ms/step fp32, "
-        f"{bf16['ms_per_step']:.1f} ms/step bf16 autocast" + (f", {other['ms_per_step']:.1f} ms/step {other['layout']}" if other else ''))
+    layout = f", {other['ms_per_step']:.1f} ms/step {other['layout']}" if other else ''
+    fp, bf = f"{fp32['ms_per_step']:.1f}", f"{bf16['ms_per_step']:.1f}"
+    log(f"teacher: first epoch {first['epoch_s']:.1f} s (encodes frozen features once); "
+        f"then {fp} ms/step fp32, {bf} ms/step bf16 autocast{layout}")
     return figures, frozen(acc.unwrap_model(stage.trainee).model, acc.device)
 
 # %% ../nbs/09a_bench.ipynb #252f0f0c
@@ -220,18 +229,21 @@ def bench_students(run: Run, teacher, log=print) -> dict:
     "Step figures of the `ce` student, and of distillation from the cached and from the live `teacher`."
     tokenizer, acc = run.datasets['train'].specs['student'].tokenizer, run.accelerator
     kd_cfg = copy.deepcopy(run.cfg)
-    if kd_cfg['loss']['type'] == 'ce': kd_cfg['loss']['type'] = 'vanilla'  # time a distillation loss even for a ce config
+    if kd_cfg['loss']['type'] == 'ce': kd_cfg['loss']['type'] = 'vanilla'  # time a distillation loss even for ce
     def epoch(loss, cache=None, settings=False):
         stage = new_student_stage(run, teacher, tokenizer, loss, cache)
         loader = lambda epoch: run.loader('train', True, epoch, stage.sides)
-        memos = acc.unwrap_model(stage.trainee).model.memos  # the first student fills the frozen features the others share
-        first = time_epoch(stage, loader(6), acc, run.cfg)['epoch_s'] if any(len(m) < len(run.datasets['train']) for m in memos.values()) else None
+        memos = acc.unwrap_model(stage.trainee).model.memos  # the first student fills the frozen features others share
+        filling = any(len(m) < len(run.datasets['train']) for m in memos.values())
+        first = time_epoch(stage, loader(6), acc, run.cfg)['epoch_s'] if filling else None
         timing = time_epoch(stage, loader(0), acc, run.cfg) | {'first_epoch_s': first}
         batch = next(iter(loader(1)))
-        if settings: timing |= {'bf16_ms_per_step': time_epoch(stage, loader(2), acc, run.cfg, torch.bfloat16)['ms_per_step'],
+        if settings: timing |= {'bf16_ms_per_step': time_epoch(stage, loader(2), acc, run.cfg,
+                                                               torch.bfloat16)['ms_per_step'],
                                 'other_layout': other_layout(stage, loader(3), acc, run.cfg),
                                 'no_onednn_ms_per_step': ms_without_onednn(stage, loader(5), acc, run.cfg)}
-        return timing | {'flops_per_step': step_flops(stage, batch), 'profile': profile_steps(stage, loader(4), acc, run.cfg),
+        return timing | {'flops_per_step': step_flops(stage, batch),
+                         'profile': profile_steps(stage, loader(4), acc, run.cfg),
                          'targets_s': run.timings['teacher_cache_s']}
     kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(run.datasets['train']))
     students = {'student_ce': epoch(CELoss(), settings=True), 'kd_cached_teacher': epoch(kd_loss(), cache=True),
@@ -242,7 +254,7 @@ def bench_students(run: Run, teacher, log=print) -> dict:
 
 # %% ../nbs/09a_bench.ipynb #6cf68837
 def bench_whole_run(cfg: dict, run_dir=None, from_run=None, log=print) -> dict:
-    "Wall time and stage timings of a complete run of `cfg`, made here (into `run_dir`, or a folder removed afterwards) or read `from_run`."
+    "Wall time and stage timings of a whole run of `cfg`, made here (in `run_dir` or a temp folder) or read `from_run`."
     if from_run is not None:
         results = read_json(RunFiles(from_run).results)
         return {'source': str(from_run), 'wall_s': results['timings']['total_s'],
@@ -266,11 +278,13 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
     "Measure the machine, the data pipeline, training steps, latency and a whole run of `cfg`; returns the report."
     if from_run is not None and not RunFiles(from_run).results.is_file():
         raise FileNotFoundError(f"{from_run}: no results.json there (not a finished run folder)")
-    if cfg['data']['root'] is not None: split_files(cfg['data']['root'], 'train')  # a wrong root fails before minutes of measuring
+    # a wrong root fails before minutes of measuring
+    if cfg['data']['root'] is not None: split_files(cfg['data']['root'], 'train')
     acc = make_accelerator(cfg)
     report = {'machine': machine(), 'build': cpu_build(), 'device': str(acc.device), 'config': cfg}
     m = report['machine']
-    log(f"machine: {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, device {acc.device}; {build_line(report['build'])}")
+    log(f"machine: {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, device {acc.device}; "
+        f"{build_line(report['build'])}")
     ceiling = report['matmul_gflops'] = {dtype: matmul_gflops(getattr(torch, name), device=acc.device)
                                          for dtype, name in (('fp32', 'float32'), ('bf16', 'bfloat16'))}
     log(f"matmul ceiling: fp32 {ceiling['fp32']:.1f} GFLOP/s, bf16 {ceiling['bf16']:.1f} GFLOP/s")
@@ -281,7 +295,8 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
     for s in steps.values():
         s['gflops_per_s'] = s['flops_per_step'] / (s['ms_per_step'] / 1000) / 1e9
         s['share_of_fp32_ceiling'] = s['gflops_per_s'] / ceiling['fp32']
-    fresh = {who: build_model(cfg, who, spec.tokenizer) for who, spec in datasets['train'].specs.items()}  # no training-time caches
+    # no training-time caches
+    fresh = {who: build_model(cfg, who, spec.tokenizer) for who, spec in datasets['train'].specs.items()}
     report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), calls=20)['median']
     log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in report['latency_ms'].items()))
     report['whole_run'] = bench_whole_run(cfg, run_dir, from_run, log) if whole_run or from_run is not None else None
@@ -315,6 +330,20 @@ def targets_of(report: dict) -> list:
     return out
 
 # %% ../nbs/09a_bench.ipynb #b8785cae
+def profile_table(steps: dict) -> str:
+    "Where each step's time goes (`profile_steps`): the share of each operator family, and the top operators."
+    families = [*FAMILIES, 'other']
+    short = {'matmul and attention': 'matmul+attn', 'normalization': 'norm', 'copies and layout': 'copies',
+             'data loading': 'data'}
+    rows = [('profile (self CPU time)', *(short.get(f, f) for f in families), 'top operators')]
+    for name, s in steps.items():
+        if 'profile' not in s: continue
+        p = s['profile']
+        top = ', '.join(f"{t['op'].split('::')[-1].split('#')[0]} {100 * t['share']:.0f}%" for t in p['top'][:4])
+        rows.append((f'step: {name}', *(f"{100 * p['families'][f]:.0f}%" for f in families), top))
+    return text_table(rows, left=True)
+
+# %% ../nbs/09a_bench.ipynb #0cdf925b
 def format_report(report: dict) -> str:
     "The benchmark as plain-text tables."
     m, d, rows = report['machine'], report['data'], []
@@ -328,29 +357,19 @@ def format_report(report: dict) -> str:
                 f"{100 * s['share_of_fp32_ceiling']:.0f}% "
                 f"of fp32 ceiling, data wait {100 * s['data_wait_share']:.1f}%")
         if 'bf16_ms_per_step' in s: note += f"; bf16 autocast {s['bf16_ms_per_step']:.1f} ms/step"
-        if s.get('other_layout'): note += f"; {s['other_layout']['layout']} {s['other_layout']['ms_per_step']:.1f} ms/step"
+        if (other := s.get('other_layout')): note += f"; {other['layout']} {other['ms_per_step']:.1f} ms/step"
         if s.get('no_onednn_ms_per_step'): note += f"; without oneDNN {s['no_onednn_ms_per_step']:.1f} ms/step"
         if name == 'teacher': note += f"; first epoch {s['first_epoch_s']:.1f} s"
         rows.append((f'step: {name}', f"{s['ms_per_step']:.1f}", 'ms/step', note))
-    rows += [(f"latency: {k.replace('_ms_per_sample_', ' ')}", f'{v:.2f}', 'ms/sample', '') for k, v in report['latency_ms'].items()]
+    rows += [(f"latency: {k.replace('_ms_per_sample_', ' ')}", f'{v:.2f}', 'ms/sample', '')
+             for k, v in report['latency_ms'].items()]
     if report.get('whole_run'): rows.append(('whole run', f"{report['whole_run']['wall_s']:.1f}", 's',
                                              report['whole_run']['source']))
-    targets = [(t['target'], f"{t['measured']:.3g}", f"{t['op']} {t['limit']:g}", 'yes' if t['met'] else 'NO') for t in report['targets']]
+    targets = [(t['target'], f"{t['measured']:.3g}", f"{t['op']} {t['limit']:g}", 'yes' if t['met'] else 'NO')
+               for t in report['targets']]
     build = f"; {build_line(report['build'])}" if report.get('build') else ''
     return (f"machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU {m['gpu']}, "
             f"torch {m['torch']}{build}; "
             f"device {report['device']}\n\n{text_table([('measure', 'value', 'unit', 'note'), *rows], left=True)}\n\n"
             f"{profile_table(report['steps'])}\n\n"
             f"{text_table([('target', 'measured', 'limit', 'met'), *targets], left=True)}")
-
-def profile_table(steps: dict) -> str:
-    "Where each step's time goes (`profile_steps`): the share of each operator family, and the top operators."
-    families = [*FAMILIES, 'other']
-    short = {'matmul and attention': 'matmul+attn', 'normalization': 'norm', 'copies and layout': 'copies', 'data loading': 'data'}
-    rows = [('profile (self CPU time)', *(short.get(f, f) for f in families), 'top operators')]
-    for name, s in steps.items():
-        if 'profile' not in s: continue
-        p = s['profile']
-        top = ', '.join(f"{t['op'].split('::')[-1].split('#')[0]} {100 * t['share']:.0f}%" for t in p['top'][:4])
-        rows.append((f'step: {name}', *(f"{100 * p['families'][f]:.0f}%" for f in families), top))
-    return text_table(rows, left=True)
