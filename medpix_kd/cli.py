@@ -21,15 +21,16 @@ from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
-__all__ = ['config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides', 'parse_seeds', 'report_batch',
-           'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table', 'is_predictions_csv',
-           'check_texts', 'cmd_predict', 'model_card_line', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
+__all__ = ['BENCH_PRESET', 'SUBCOMMANDS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides',
+           'parse_seeds', 'report_batch', 'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table',
+           'is_predictions_csv', 'check_texts', 'model_card_line', 'cmd_predict', 'cmd_export', 'cmd_convert',
+           'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
-def _config_args(p: argparse.ArgumentParser):
+def _config_args(p: argparse.ArgumentParser, default_preset: str = 'demo'):
     p.add_argument('config', nargs='?', help='YAML config file (any subset of the sections)')
     p.add_argument('--preset',
-                   help="named preset applied before CONFIG (default: 'demo' when no CONFIG is given)")
+                   help=f"named preset applied before CONFIG (default: '{default_preset}' when no CONFIG is given)")
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one config key, e.g. --set training.student_epochs=3 (repeatable)')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
@@ -39,7 +40,7 @@ def config_from_args(args) -> dict:
     cfg = load_config(args.config, args.overrides, preset=preset_for(args.preset, args.config))
     home = Path(args.config).parent if args.config else None
     if home and is_run_folder(home) and not any(o.strip().startswith('logging.log_dir=') for o in args.overrides):
-        cfg['logging']['log_dir'] = str(home)  # a run folder's own config: the run follows the folder, wherever it was moved
+        cfg['logging']['log_dir'] = str(home)  # a run folder's own config: the run follows the folder, wherever it is
     return cfg
 
 # %% ../nbs/10_cli.ipynb #36937200
@@ -49,7 +50,8 @@ def cmd_data(args) -> int:
     start = time.perf_counter()
     datasets = build_datasets(cfg, *input_specs(cfg), progress=not args.quiet and sys.stderr.isatty())
     print(f"MedPix 2.0 at {data_root(cfg)}{' (synthetic)' if cfg['data']['root'] is None else ''}")
-    spec = lambda who: f"{who} {cfg[who]['vision']} at {datasets['train'].specs[who].image_size} px + {cfg[who]['text']} tokens"
+    size = lambda who: datasets['train'].specs[who].image_size
+    spec = lambda who: f"{who} {cfg[who]['vision']} at {size(who)} px + {cfg[who]['text']} tokens"
     print(f"text fields: {', '.join(cfg['data']['text_fields'])}; {spec('teacher')}; {spec('student')}")
     print(format_summary([d.summary() for d in datasets.values()]))
     print(f'built in {time.perf_counter() - start:.1f} s')
@@ -57,11 +59,13 @@ def cmd_data(args) -> int:
 
 # %% ../nbs/10_cli.ipynb #faa71cac
 def format_results(results: dict) -> str:
-    "A plain-text table of the headline metrics of each model on dev and test, with the floor, test intervals and the KD gain."
+    "A plain-text table of each model's headline metrics on dev and test, with the floor, test intervals and KD gain."
     table = results_table(results, splits=('dev', 'test'))
     text = text_table([table.columns, *table.values.tolist()])
     gain = (results.get('kd_gain_interval') or {}).get('test/mean_macro_f1')
-    if gain: text += f"\n{GAIN_ROW}: paired case bootstrap; no gain in mean macro-F1 in {gain['share_le_0']:.0%} of resamples"
+    if gain:
+        share = gain['share_le_0']
+        text += f"\n{GAIN_ROW}: paired case bootstrap; no gain in mean macro-F1 in {share:.0%} of resamples"
     if results.get('intervals'): text += "\n[ ]: 95% intervals from 2,000 resamples of the test cases"
     return text
 
@@ -69,9 +73,10 @@ def format_results(results: dict) -> str:
 def cmd_run(args) -> int:
     "Train the teacher and the student of one config and print their results."
     cfg = config_from_args(args)
-    if args.seeds is not None:  # a one-setting batch: one run per seed under logging.log_dir, with reports and a summary
-        if args.resume or args.overwrite: raise ConfigError("--seeds runs a batch, which resumes its unfinished runs "
-                                                            "by itself; leave out --resume and --overwrite")
+    if args.seeds is not None:  # a one-setting batch: a run per seed under logging.log_dir, reports and a summary
+        if args.resume or args.overwrite:
+            raise ConfigError("--seeds runs a batch, which resumes its unfinished runs by itself; "
+                              "leave out --resume and --overwrite")
         root = cfg['logging']['log_dir']
         plans = plan_batch(cfg, ['original'], root, seeds=parse_seeds(args.seeds))
         return report_batch(execute_batch(plans, root, kernel=args.kernel), root)
@@ -93,22 +98,26 @@ def batch_overrides(args) -> list:
     if args.device is not None: out.append(f'device={args.device}')
     return out
 
+# %% ../nbs/10_cli.ipynb #5f680843
 def parse_seeds(text) -> list | None:
     "The seeds of `--seeds 0,1,2`, or None without it."
     if text is None: return None
     try: seeds = [int(s) for s in text.split(',') if s.strip()]
-    except ValueError: raise ConfigError(f"--seeds {text!r}: expected comma-separated whole numbers, e.g. 0,1,2") from None
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected comma-separated whole numbers, e.g. 0,1,2") from None
     if not seeds or min(seeds) < 0 or max(seeds) > 2**32 - 1 or len(set(seeds)) < len(seeds):
-        raise ConfigError(f"--seeds {text!r}: expected distinct whole numbers from 0 to 4294967295 (numpy seeds hold 32 bits), "
-                          "e.g. 0,1,2")
+        expected = "expected distinct whole numbers from 0 to 4294967295 (numpy seeds hold 32 bits), e.g. 0,1,2"
+        raise ConfigError(f"--seeds {text!r}: {expected}")
     return seeds
 
+# %% ../nbs/10_cli.ipynb #9e36b8e3
 def report_batch(records: list, root) -> int:
     "Print where the batch's summary is and how many runs finished; the exit code."
-    print(f"summary: {RunFiles(root).summary_html} ({sum(r['status'] == 'finished' for r in records)} of "
-          f"{len(records)} runs finished)")
+    finished = sum(r['status'] == 'finished' for r in records)
+    print(f"summary: {RunFiles(root).summary_html} ({finished} of {len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 
+# %% ../nbs/10_cli.ipynb #77bb9cff
 def cmd_batch(args) -> int:
     "Write one config per run and, with `--execute`, train each in turn."
     base = load_config(args.base, preset=preset_for(args.preset, args.base))
@@ -135,12 +144,15 @@ def is_bench_report(path) -> bool:
     except (OSError, ValueError): return False  # a report is a few kB; a larger file is not one
     return isinstance(report, dict) and {'machine', 'matmul_gflops', 'steps'} <= report.keys()
 
+# %% ../nbs/10_cli.ipynb #546add9d
+BENCH_PRESET = 'medpix-cpu'  # what `medpix-kd bench` measures when given no config
+
 def cmd_bench(args) -> int:
     "Benchmark this machine on a preset's models and data; write the JSON report."
     out = Path(args.out)
     check_output_file(out, args.overwrite, is_bench_report, 'benchmark report (JSON written by medpix-kd bench)')
     overrides = list(args.overrides) + ([f'data.root={args.data_root}'] if args.data_root else [])
-    cfg = load_config(args.config, overrides, preset=preset_for(args.preset, args.config, 'medpix-cpu'))
+    cfg = load_config(args.config, overrides, preset=preset_for(args.preset, args.config, BENCH_PRESET))
     report = benchmark(cfg, whole_run=not args.no_run, run_dir=args.run_dir, from_run=args.from_run,
                        naive_samples=args.naive_samples)
     print(); print(format_report(report))
@@ -157,20 +169,30 @@ def predictions_table(images, got: list) -> str:
                      g['location'], f"{g['probabilities']['location'][g['location']]:.3f}"])
     return text_table(rows)
 
+# %% ../nbs/10_cli.ipynb #bec22a22
 def is_predictions_csv(path) -> bool:
-    "Whether the file at `path` is a predictions CSV as `medpix-kd predict` writes it (its header starts `image,case_id,`)."
+    "Whether the file at `path` is a predictions CSV as `medpix-kd predict` writes it (header `image,case_id,...`)."
     try:
         with open(path, encoding='utf-8') as f: return f.read(14) == 'image,case_id,'
     except (OSError, UnicodeDecodeError): return False
 
+# %% ../nbs/10_cli.ipynb #12361271
 def check_texts(texts):
     "A `ConfigError` naming the first `--text` that is not UTF-8 (the shell passes its bytes through as surrogates)."
     for i, text in enumerate(texts, 1):
         try: text.encode('utf-8')
         except UnicodeEncodeError as e:
-            raise ConfigError(f"--text number {i} is not UTF-8 text (byte {ord(text[e.start]) - 0xDC00:#04x} at character "
-                              f"{e.start + 1}); pass the text as UTF-8") from None
+            byte, at = ord(text[e.start]) - 0xDC00, e.start + 1
+            raise ConfigError(f"--text number {i} is not UTF-8 text (byte {byte:#04x} at character {at}); "
+                              "pass the text as UTF-8") from None
 
+# %% ../nbs/10_cli.ipynb #a9f60288
+def model_card_line(run_dir) -> str:
+    "Where the run's model card is, or how to get one."
+    card = RunFiles(run_dir).model_card
+    return f"model card: {card}" if card.is_file() else f"no model card in {run_dir} (a run from before model cards)"
+
+# %% ../nbs/10_cli.ipynb #69c9e74e
 def cmd_predict(args) -> int:
     "Predict with a finished run's model: given images and texts, or a whole split."
     from medpix_kd.predict import Predictor, check_against_run, split_predictions
@@ -180,11 +202,14 @@ def cmd_predict(args) -> int:
         raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
     check_texts(args.text)
     if args.data_root and not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
-    if args.out: check_output_file(args.out, args.overwrite, is_predictions_csv, 'predictions CSV (written by medpix-kd predict)')
+    if args.out:
+        kind = 'predictions CSV (written by medpix-kd predict)'
+        check_output_file(args.out, args.overwrite, is_predictions_csv, kind)
     predictor = Predictor.from_run(args.run_dir, args.model)
     if args.image:
         got = predictor.predict(args.image, args.text)
-        print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1) if args.json else predictions_table(args.image, got))
+        if args.json: print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1))
+        else: print(predictions_table(args.image, got))
         if not args.json: print(model_card_line(args.run_dir))
         return 0
     out = Path(args.out)
@@ -194,11 +219,6 @@ def cmd_predict(args) -> int:
     print(check_against_run(df, args.run_dir, args.split, args.model, args.data_root))
     print(model_card_line(args.run_dir))
     return 0
-
-def model_card_line(run_dir) -> str:
-    "Where the run's model card is, or how to get one."
-    card = RunFiles(run_dir).model_card
-    return f"model card: {card}" if card.is_file() else f"no model card in {run_dir} (a run from before model cards)"
 
 # %% ../nbs/10_cli.ipynb #547f3930
 def cmd_export(args) -> int:
@@ -213,23 +233,27 @@ def cmd_convert(args) -> int:
     from medpix_kd.model_card import write_model_card
     from medpix_kd.predict import write_portable
     import contextlib
-    from medpix_kd.run_folder import (MARKER, RunLock, TrainingError, checkpoint_globals, convert_checkpoint, load_checkpoint,
-                                      looks_like_earlier_run, mark_run_folder)
+    from medpix_kd.run_folder import (MARKER, RunFileError, RunLock, checkpoint_globals, convert_checkpoint,
+                                      load_checkpoint, looks_like_earlier_run, mark_run_folder)
     path = Path(args.path)
     if not path.exists(): raise ConfigError(f"{path} does not exist; give a run folder or a .pth checkpoint")
-    if not path.is_file() and not path.is_dir(): raise ConfigError(f"{path} is not a regular file or a folder (a pipe or device); give a run folder or a .pth checkpoint")
+    if not path.is_file() and not path.is_dir():
+        raise ConfigError(f"{path} is not a regular file or a folder (a pipe or device); "
+                          "give a run folder or a .pth checkpoint")
     files = [path] if path.is_file() else sorted([*path.glob('*.pth'), *path.glob('checkpoints/*.pth')])
     earlier = path.is_dir() and not is_run_folder(path)
     if earlier and not looks_like_earlier_run(path):
-        raise ConfigError(f"{path} is not a medpix_kd run folder: it has no {MARKER} marker, and it is not laid out like a run "
-                          "of an earlier medpix_kd (config.yaml beside results.json or a checkpoint)")
+        layout = 'config.yaml beside results.json or a checkpoint'
+        raise ConfigError(f"{path} is not a medpix_kd run folder: it has no {MARKER} marker, "
+                          f"and it is not laid out like a run of an earlier medpix_kd ({layout})")
     with RunLock(path) if path.is_dir() else contextlib.nullcontext():  # no run may write here meanwhile
         for f in files:
             try: ckpt = load_checkpoint(f)
-            except TrainingError:
+            except RunFileError:
                 if not checkpoint_globals(f): raise  # damaged, not old: its own error, from load_checkpoint
                 print(f"{f}: converted (the original is {convert_checkpoint(f, args.trust_pickle)})"); continue
-            if not isinstance(ckpt, dict): raise ConfigError(f"{f} is not a medpix_kd checkpoint: it holds a {type(ckpt).__name__}, not a dict")
+            if not isinstance(ckpt, dict):
+                raise ConfigError(f"{f} is not a medpix_kd checkpoint: it holds a {type(ckpt).__name__}, not a dict")
             print(f"{f}: loads as weights only already")
         if earlier: print(f"{mark_run_folder(path)/MARKER}: written; {path} is a run folder from now on")
         if path.is_dir() and RunFiles(path).results.is_file():
@@ -247,8 +271,9 @@ def _add_run(sub):
                    help='continue the run in logging.log_dir, or start it')
     p.add_argument('--overwrite', action='store_true',
                    help="replace the run in logging.log_dir (only the run's own files are removed)")
-    p.add_argument('--seeds', help='comma-separated seeds, e.g. 0,1,2: one run per seed (run_original_s<seed>/ in '
-                                   'logging.log_dir), each with its report, then a summary over seeds')
+    folders = 'run_original_s<seed>/ in logging.log_dir'
+    p.add_argument('--seeds', help='comma-separated seeds, e.g. 0,1,2: '
+                                   f'one run per seed ({folders}), each with its report, then a summary over seeds')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel for the reports of --seeds runs')
     p.set_defaults(func=cmd_run)
 
@@ -265,9 +290,8 @@ def _add_batch(sub):
     p.add_argument('--kernel', default='python3', help='Jupyter kernel that executes the run notebooks')
     p.add_argument('--log-root',
                    help="folder for the runs' folders (default: the base config's logging.log_dir)")
-    p.add_argument('--execute', action='store_true',
-                   help='run every run notebook in turn with papermill, then the summary (otherwise only '
-                        'write the configs)')
+    execute = 'run every run notebook in turn with papermill, then the summary (otherwise only write the configs)'
+    p.add_argument('--execute', action='store_true', help=execute)
     p.add_argument('--epochs', type=int, help='epochs of both stages, for every run')
     p.add_argument('--batch-size', type=int, help='batch size for every run')
     p.add_argument('--device', help='device for every run')
@@ -290,7 +314,7 @@ def _add_fetch(sub):
 def _add_bench(sub):
     p = sub.add_parser('bench',
                        help='benchmark data pipeline, training steps, latency and a whole run on this machine')
-    _config_args(p)
+    _config_args(p, BENCH_PRESET)
     p.set_defaults(preset=None)
     p.add_argument('--data-root', help='the MedPix 2.0 folder (same as --set data.root=DIR)')
     p.add_argument('--out', default='bench.json', help='JSON report to write (default: bench.json)')
@@ -320,14 +344,18 @@ def _positive(text: str) -> int:
     return value
 
 def _add_predict(sub):
-    p = sub.add_parser('predict', help="predict with a finished run's student (or teacher) on images and texts, or a whole split")
+    p = sub.add_parser('predict',
+                       help="predict with a finished run's student (or teacher) on images and texts, or a whole split")
     p.add_argument('run_dir', help='a finished run folder')
-    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'], help='which of its models (default: student)')
+    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'],
+                   help='which of its models (default: student)')
     p.add_argument('--image', action='append', default=[], help='an image file (repeatable; one --text each)')
-    p.add_argument('--text', action='append', default=[], help="the image's text, as the model reads it (caption, plane, ...)")
+    p.add_argument('--text', action='append', default=[],
+                   help="the image's text, as the model reads it (caption, plane, ...)")
     p.add_argument('--json', action='store_true', help='print JSON instead of a table')
     p.add_argument('--data-root', help='a MedPix 2.0 folder: predict every image of --split')
-    p.add_argument('--split', default='test', choices=['train', 'dev', 'test'], help='split of --data-root (default: test)')
+    p.add_argument('--split', default='test', choices=['train', 'dev', 'test'],
+                   help='split of --data-root (default: test)')
     p.add_argument('--out', help='CSV to write the split predictions to')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
@@ -338,29 +366,34 @@ def _add_export(sub):
     p.add_argument('run_dir', help='a finished run folder')
     p.add_argument('--format', default='onnx', choices=['onnx'], help='export format (default: onnx)')
     p.add_argument('--out', help='folder to write (default: RUN_DIR/onnx)')
-    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'], help='which of its models (default: student)')
+    p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'],
+                   help='which of its models (default: student)')
     p.add_argument('--data-root', help="the MedPix 2.0 folder for the parity check (default: the run's own data)")
-    p.add_argument('--samples', type=_positive, default=64, help='samples of the parity check (default: 64, test split first)')
+    p.add_argument('--samples', type=_positive, default=64,
+                   help='samples of the parity check (default: 64, test split first)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out folder')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_export)
 
 def _add_convert(sub):
     p = sub.add_parser('convert', help="update an earlier medpix_kd's checkpoints and write a run's portable weights")
-    p.add_argument('path', help='a run folder (one of an earlier medpix_kd is marked as a run folder), or one .pth checkpoint')
+    p.add_argument('path',
+                   help='a run folder (one of an earlier medpix_kd is marked as a run folder), or one .pth checkpoint')
     p.add_argument('--trust-pickle', action='store_true',
-                   help='also unpickle objects beyond numpy arrays and paths, which can run any code: only for files you '
-                        'made yourself or trust as you would a program')
+                   help='also unpickle objects beyond numpy arrays and paths, which can run any code: '
+                        'only for files you made yourself or trust as you would a program')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_convert)
 
 # %% ../nbs/10_cli.ipynb #152fc212
+SUBCOMMANDS = (_add_run, _add_batch, _add_fetch, _add_bench, _add_data, _add_predict, _add_export, _add_convert)
+
 def build_parser() -> argparse.ArgumentParser:
     "The `medpix-kd` argument parser with all its subcommands."
     parser = argparse.ArgumentParser(prog='medpix-kd',
                                      description='Multimodal knowledge distillation on MedPix 2.0.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_add_run, _add_batch, _add_fetch, _add_bench, _add_data, _add_predict, _add_export, _add_convert): add(sub)
+    for add in SUBCOMMANDS: add(sub)
     return parser
 
 # %% ../nbs/10_cli.ipynb #8b3519b3
@@ -370,11 +403,11 @@ def _resume_hint(argv) -> str:
     return 'medpix-kd ' + ' '.join(shlex.quote(a) for a in args) + ' --resume'
 
 def _interrupted_hint(args, argv) -> str:
-    "What to do after Ctrl-C: a single run continues with --resume; a batch (or --seeds) by running the same command again."
+    "What to do after Ctrl-C: a single run continues with --resume; a batch (or --seeds) runs the same command again."
     if args.command == 'batch' or (args.command == 'run' and args.seeds is not None):
         again = 'medpix-kd ' + ' '.join(shlex.quote(a) for a in argv)
-        return (f'; finished runs are kept as they are, and every finished epoch is saved: run the same command again '
-                f'({again}) to continue')
+        return ('; finished runs are kept as they are, and every finished epoch is saved: '
+                f'run the same command again ({again}) to continue')
     return f'; every finished epoch is saved: continue with {_resume_hint(argv)}' if args.command == 'run' else ''
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
