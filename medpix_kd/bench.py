@@ -195,8 +195,8 @@ def bench_data(cfg: dict, naive_samples: int, log=print) -> tuple:
                'cached_samples_per_s': samples_per_second(train_set, train_set.collate, len(train_set), bs),
                'naive_samples_per_s': samples_per_second(NaiveMedPix(train_set), train_set.collate,
                                                          naive_samples, bs)}
-    log(f"data: build {figures['build_s']:.1f} s; cached {figures['cached_samples_per_s']:,.0f} samples/s, "
-        f"naive {figures['naive_samples_per_s']:,.0f} samples/s")
+    cached, naive = figures['cached_samples_per_s'], figures['naive_samples_per_s']
+    log(f"data: build {figures['build_s']:.1f} s; cached {cached:,.0f} samples/s, naive {naive:,.0f} samples/s")
     return sets, figures
 
 # %% ../nbs/09a_bench.ipynb #9608f1d3
@@ -248,8 +248,8 @@ def bench_students(run: Run, teacher, log=print) -> dict:
     kd_loss = lambda: loss_from_config(kd_cfg, n_data=len(run.datasets['train']))
     students = {'student_ce': epoch(CELoss(), settings=True), 'kd_cached_teacher': epoch(kd_loss(), cache=True),
                 'kd_live_teacher': epoch(kd_loss(), cache=False)}
-    for name, s in students.items(): log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait "
-                                         f"{100 * s['data_wait_share']:.1f}%")
+    for name, s in students.items():
+        log(f"{name}: {s['ms_per_step']:.1f} ms/step, data wait {100 * s['data_wait_share']:.1f}%")
     return students
 
 # %% ../nbs/09a_bench.ipynb #6cf68837
@@ -300,8 +300,7 @@ def benchmark(cfg: dict,               # the config to measure (the `medpix-cpu`
     report['latency_ms'] = latency_table(fresh, datasets['dev'], acc.device, (1, 32), calls=20)['median']
     log('latency (ms/sample): ' + ', '.join(f'{k} {v:.2f}' for k, v in report['latency_ms'].items()))
     report['whole_run'] = bench_whole_run(cfg, run_dir, from_run, log) if whole_run or from_run is not None else None
-    if report['whole_run']: log(f"whole run: {report['whole_run']['wall_s']:.1f} s "
-                                f"({report['whole_run']['source']})")
+    if (whole := report['whole_run']): log(f"whole run: {whole['wall_s']:.1f} s ({whole['source']})")
     report['targets'] = targets_of(report)
     return report
 
@@ -353,9 +352,9 @@ def format_report(report: dict) -> str:
              ('data: naive pipeline', f"{d['naive_samples_per_s']:,.0f}", 'samples/s',
               'PNG decode + tokenize per item')]
     for name, s in report['steps'].items():
-        note = (f"{s['flops_per_step'] / 1e9:.2f} GFLOP/step, {s['gflops_per_s']:.1f} GFLOP/s = "
-                f"{100 * s['share_of_fp32_ceiling']:.0f}% "
-                f"of fp32 ceiling, data wait {100 * s['data_wait_share']:.1f}%")
+        gflops, share, wait = s['flops_per_step'] / 1e9, 100 * s['share_of_fp32_ceiling'], 100 * s['data_wait_share']
+        note = (f"{gflops:.2f} GFLOP/step, {s['gflops_per_s']:.1f} GFLOP/s = {share:.0f}% of fp32 ceiling, "
+                f"data wait {wait:.1f}%")
         if 'bf16_ms_per_step' in s: note += f"; bf16 autocast {s['bf16_ms_per_step']:.1f} ms/step"
         if (other := s.get('other_layout')): note += f"; {other['layout']} {other['ms_per_step']:.1f} ms/step"
         if s.get('no_onednn_ms_per_step'): note += f"; without oneDNN {s['no_onednn_ms_per_step']:.1f} ms/step"
@@ -368,8 +367,8 @@ def format_report(report: dict) -> str:
     targets = [(t['target'], f"{t['measured']:.3g}", f"{t['op']} {t['limit']:g}", 'yes' if t['met'] else 'NO')
                for t in report['targets']]
     build = f"; {build_line(report['build'])}" if report.get('build') else ''
-    return (f"machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU {m['gpu']}, "
-            f"torch {m['torch']}{build}; "
-            f"device {report['device']}\n\n{text_table([('measure', 'value', 'unit', 'note'), *rows], left=True)}\n\n"
+    host = f"{m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU {m['gpu']}"
+    return (f"machine: {host}, torch {m['torch']}{build}; device {report['device']}\n\n"
+            f"{text_table([('measure', 'value', 'unit', 'note'), *rows], left=True)}\n\n"
             f"{profile_table(report['steps'])}\n\n"
             f"{text_table([('target', 'measured', 'limit', 'met'), *targets], left=True)}")

@@ -221,8 +221,8 @@ def kd_gain_text(res: dict) -> str:
                    'includes 0': 'made no difference that this test split can resolve'}[where]
         verdict += (f" (gain in mean macro-F1 {gain_text(paired)}, paired case bootstrap, 95%; "
                     f"{paired['share_le_0']:.0%} of resamples show no gain)")
-    inherited = (" (the distilled student started from the teacher's image backbone, "
-                 "`student.inherit_vision`; the baseline from scratch)"
+    inherited = (" (the distilled student started from the teacher's image backbone, `student.inherit_vision`; "
+                 "the baseline from scratch)"
                  if res.get('config', {}).get('student', {}).get('inherit_vision') else '')
     return (f" **KD gain** over the same student trained with `ce` alone (same seed){inherited}: {parts} on test; "
             f"distillation {verdict} here by test mean macro-F1. "
@@ -239,8 +239,9 @@ def conclusion(log_dir) -> str:
               for who, m in (('teacher', t), ('student', s)))
     scores = f"({s['mean_macro_f1']:.3f} vs {t['mean_macro_f1']:.3f}, mean of modality and location)"
     share = p['student']['total'] / p['teacher']['total']
-    text = (f"The student keeps **{kept:.0%}** of the teacher's test macro-F1 {scores} with **{share:.1%}** "
-            f"of its parameters; {speedup(res)}. "
+    keeps, uses = f'**{kept:.0%}**', f'**{share:.1%}**'
+    text = (f"The student keeps {keeps} of the teacher's test macro-F1 {scores} with {uses} of its parameters; "
+            f"{speedup(res)}. "
             f"Test joint accuracy (both tasks right, 95% case-bootstrap interval): teacher {jt}, student {js}")
     if 'joint_accuracy' in floor:
         low = (iv.get(metric_name('test', 'joint_accuracy', 'student')) or [s['joint_accuracy']])[0]
@@ -278,8 +279,8 @@ def headline(res: dict) -> str:
     t, s = measures(res['metrics'], 'test', 'teacher'), measures(res['metrics'], 'test', 'student')
     kept = s['mean_macro_f1'] / t['mean_macro_f1'] if t['mean_macro_f1'] else float('nan')
     size = res['params']['student']['total'] / res['params']['teacher']['total']
-    text = (f"The distilled student reaches {kept:.0%} of the teacher's test mean macro-F1 "
-            f"with {size:.0%} of its parameters")
+    keeps, uses = f'{kept:.0%}', f'{size:.0%}'
+    text = f"The distilled student reaches {keeps} of the teacher's test mean macro-F1 with {uses} of its parameters"
     gain = (res.get('kd_gain_interval') or {}).get(metric_name('test', 'mean_macro_f1'))
     if gain:
         verdict = ('helped' if gain['low'] > 0 else 'hurt' if gain['high'] < 0 else
