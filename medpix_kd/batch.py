@@ -68,8 +68,8 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
         leaders.setdefault(key, str(run_dir))
         existing = RunFiles(claim_run_dir(run_dir)).config  # refuses a folder that is not a run's
         if existing.is_file() and (changed := config_differences(follow_folder(load_config(existing), run_dir), cfg)):
-            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); choose "
-                                "another --log-root")
+            raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); "
+                                "choose another --log-root")
         if not existing.is_file(): save_config(cfg, existing)
         plans[name] = cfg
     return plans
@@ -80,8 +80,9 @@ def template(name: str) -> Path:
     import medpix_kd
     for folder in (Path(medpix_kd.__file__).parents[1]/'nbs', Path(sys.prefix)/'share'/'medpix_kd'):
         if (folder/name).is_file(): return folder/name
-    raise FileNotFoundError(f"notebook template {name} not found in the repository's nbs/ or "
-                            f"{Path(sys.prefix)/'share'/'medpix_kd'}; reinstall medpix_kd")
+    installed = Path(sys.prefix)/'share'/'medpix_kd'
+    raise FileNotFoundError(f"notebook template {name} not found in the repository's nbs/ or {installed}; "
+                            "reinstall medpix_kd")
 
 # %% ../nbs/09_batch.ipynb #7878df8d
 @contextlib.contextmanager
