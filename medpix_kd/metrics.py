@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 from .data import LOCATIONS, MODALITIES
+from .files import MODEL_KEYS
 
 # %% auto #0
 __all__ = ['TASKS', 'HEADLINE', 'MODELS', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
@@ -71,7 +72,7 @@ HEADLINE = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location
             'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
 
 # %% ../nbs/06_metrics.ipynb #7aa5045a
-MODELS = {'teacher': 'teacher', 'student': 'student (KD)', 'student_ce': 'student (ce only)'}
+MODELS = dict(zip(MODEL_KEYS, ('teacher', 'student (KD)', 'student (ce only)')))  # display names
 
 # %% ../nbs/06_metrics.ipynb #e8045277
 def side(model: str) -> str:

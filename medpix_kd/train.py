@@ -20,7 +20,7 @@ from .intervals import (bootstrap, frame_models, majority_floor, paired_gain, pr
                                  write_predictions)
 from .metrics import (HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name,
                                model_metrics, side)
-from .run_folder import (RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
+from .run_folder import (RunFileError, RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
                                   read_json, run_state, save_weights, share_weights, check_sha256, file_sha256,
                                   follow_folder, checkpoint_globals)
 from .files import RunFiles, atomic_write, write_json
@@ -65,10 +65,10 @@ def frozen(model, device):
 
 # %% ../nbs/07_train.ipynb #7273604d
 def _teacher_record(path: Path) -> dict:
-    "The teacher a run recorded in `path` (`teacher_source.json`), or a `TrainingError` if the record is damaged."
+    "The teacher a run recorded in `path` (`teacher_source.json`), or a `RunFileError` if the record is damaged."
     record = read_json(path, 'train the run again')
     if not isinstance(record, dict) or not isinstance(record.get('sha256'), str):
-        raise TrainingError(f"{path} is damaged (no sha256 of the teacher); train the run again")
+        raise RunFileError(f"{path} is damaged (no sha256 of the teacher); train the run again")
     return record
 
 def adopt_teacher(log_dir: Path, source) -> dict:
@@ -304,13 +304,13 @@ RESUME_KEYS = ('stage', 'epoch', 'model', 'loss', 'optimizer', 'scheduler', 'rng
                'history')  # what save_progress writes
 
 def resumable_state(path: Path) -> dict:
-    "The resumable checkpoint at `path`, or a `TrainingError` if it is damaged or not one that `save_progress` wrote."
+    "The resumable checkpoint at `path`, or a `RunFileError` if it is damaged or not one that `save_progress` wrote."
     fix = 'move it aside and run with --resume-or-start to train afresh'
     state = load_checkpoint(path, fix)
     missing = [k for k in RESUME_KEYS if k not in state] if isinstance(state, dict) else list(RESUME_KEYS)
     if not missing: return state
     lacks = ', '.join(missing[:3])
-    raise TrainingError(f"{path} is not a resumable checkpoint of medpix_kd (it lacks {lacks}); {fix}")
+    raise RunFileError(f"{path} is not a resumable checkpoint of medpix_kd (it lacks {lacks}); {fix}")
 
 # %% ../nbs/07_train.ipynb #34807f66
 def train(cfg: dict,
@@ -331,7 +331,7 @@ def train(cfg: dict,
             fix = 'its weights are intact; to train the run again, move it aside and run with --overwrite'
             results = read_json(path, fix)
             if not isinstance(results, dict) or not {'metrics', 'params', 'timings'} <= results.keys():
-                raise TrainingError(f"{path} is not a medpix_kd results file (no metrics, params or timings); {fix}")
+                raise RunFileError(f"{path} is not a medpix_kd results file (no metrics, params or timings); {fix}")
             return results
         state = resumable_state(RunFiles(log_dir).last) if resume and run_state(log_dir) == 'unfinished' else None
         return _run_stages(cfg, acc, log_dir, state, begin,
