@@ -205,17 +205,17 @@ def cmd_predict(args) -> int:
     if args.out:
         kind = 'predictions CSV (written by medpix-kd predict)'
         check_output_file(args.out, args.overwrite, is_predictions_csv, kind)
-    predictor = Predictor.from_run(args.run_dir, args.model)
+    predictor = Predictor.from_run(args.run_dir, args.model, calibrated=False if args.raw_probabilities else None)
     if args.image:
         got = predictor.predict(args.image, args.text)
         if args.json: print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1))
         else: print(predictions_table(args.image, got))
-        if not args.json: print(model_card_line(args.run_dir))
+        if not args.json: print(f'{predictor.probability_kind}\n{model_card_line(args.run_dir)}')
         return 0
     out = Path(args.out)
     df = split_predictions(predictor, args.data_root, args.split, args.model)
     atomic_write(out, lambda f: df.to_csv(f, index=False), mode='w')
-    print(f"{len(df)} predictions of {predictor.name} on {args.split} -> {out}")
+    print(f"{len(df)} predictions of {predictor.name} on {args.split} -> {out} ({predictor.probability_kind})")
     print(check_against_run(df, args.run_dir, args.split, args.model, args.data_root))
     print(model_card_line(args.run_dir))
     return 0
@@ -224,7 +224,8 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     "Export a finished run's model and check it against PyTorch."
     from medpix_kd.export import export_onnx
-    export_onnx(args.run_dir, args.out, args.model, args.data_root, args.samples, args.overwrite)
+    export_onnx(args.run_dir, args.out, args.model, args.data_root, args.samples, args.overwrite,
+                calibrated=False if args.raw_probabilities else None)
     return 0
 
 # %% ../nbs/10_cli.ipynb #54826ddd
@@ -358,6 +359,8 @@ def _add_predict(sub):
                    help='split of --data-root (default: test)')
     p.add_argument('--out', help='CSV to write the split predictions to')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
+    p.add_argument('--raw-probabilities', action='store_true',
+                   help='probabilities without the temperature scaling the run fitted on dev (default: calibrated)')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     p.set_defaults(func=cmd_predict)
 
@@ -369,6 +372,8 @@ def _add_export(sub):
     p.add_argument('--model', default='student', choices=['student', 'teacher', 'student_ce'],
                    help='which of its models (default: student)')
     p.add_argument('--data-root', help="the MedPix 2.0 folder for the parity check (default: the run's own data)")
+    p.add_argument('--raw-probabilities', action='store_true',
+                   help='probabilities without the temperature scaling the run fitted on dev (default: calibrated)')
     p.add_argument('--samples', type=_positive, default=64,
                    help='samples of the parity check (default: 64, test split first)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out folder')

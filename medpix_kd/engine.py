@@ -14,6 +14,7 @@ from tqdm import tqdm
 from accelerate import Accelerator
 from .config import augments
 from .data import augmenting
+from .models import hidden_part, hiding, task_logits
 from .metrics import TASKS, as_score, measures, metric_name, model_metrics, side
 from .run_folder import TrainingError, save_weights
 from .files import RunFiles, atomic_save, write_csv, write_json
@@ -31,17 +32,19 @@ class TeacherCache:
     def __call__(self, batch) -> dict: return {k: v[batch['index']] for k, v in self.rows.items()}
 
 # %% ../nbs/07_engine.ipynb #88fb39da
-def predict(model, loader, who: str, accelerator) -> tuple:
+def predict(model, loader, who: str, accelerator,
+            view: str = 'both') -> tuple:  # 'image' or 'text': from that modality alone (`models.task_logits`)
     "Labels and logits per task (`{'modality': ..., 'location': ...}`) of `model` over `loader`."
     model.eval()
+    net = accelerator.unwrap_model(model)
     labels, logits = {t: [] for t in TASKS}, {t: [] for t in TASKS}
-    with torch.inference_mode():
+    with torch.inference_mode(), hiding(net, hidden_part(net, view)):
         for batch in loader:
-            with accelerator.autocast(): out = model(**batch[who])
+            with accelerator.autocast(): out = task_logits(net, model(**batch[who]), view)
             got = accelerator.gather_for_metrics({'modality': batch['y_modality'],
                                                   'location': batch['y_location'],
-                                                  'logits_modality': out['logits_modality'].float(),
-                                                  'logits_location': out['logits_location'].float()})
+                                                  'logits_modality': out['modality'].float(),
+                                                  'logits_location': out['location'].float()})
             for task in TASKS: labels[task].append(got[task].cpu()); logits[task].append(got[f'logits_{task}'].cpu())
     return {t: torch.cat(v) for t, v in labels.items()}, {t: torch.cat(v) for t, v in logits.items()}
 

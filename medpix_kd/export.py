@@ -15,7 +15,7 @@ from .run_folder import RunFileError, read_json
 from .files import RunFiles, package_version, write_json
 
 # %% auto #0
-__all__ = ['EXTRA', 'OPSET', 'INPUTS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx',
+__all__ = ['EXTRA', 'OPSET', 'INPUTS', 'LOGITS', 'OUTPUTS', 'ExportError', 'need_extra', 'Logits', 'quiet_exporter', 'to_onnx',
            'onnx_session', 'check_samples', 'parity', 'latency_lines', 'latency', 'preprocess_facts', 'check_out',
            'export_onnx']
 
@@ -39,14 +39,18 @@ def need_extra():
 # %% ../nbs/07c_export.ipynb #9926c505
 OPSET = 18  # the ONNX opset written; ONNX Runtime 1.18 and later read it
 INPUTS = ('pixel_values', 'input_ids', 'attention_mask')
-OUTPUTS = tuple(f'logits_{task}' for task in TASKS)
+LOGITS = tuple(f'logits_{task}' for task in TASKS)
+OUTPUTS = LOGITS + tuple(f'probabilities_{task}' for task in TASKS)
 
 class Logits(torch.nn.Module):
-    "`model`'s forward with plain tensors in and the tuple of its task logits (`OUTPUTS`) out."
-    def __init__(self, model): super().__init__(); self.model = model
+    "`model`'s forward with plain tensors in and its task logits, then probabilities (`OUTPUTS`), out."
+    def __init__(self, model, temperature: dict = None):  # task -> T: the probabilities are softmax(logits / T)
+        super().__init__()
+        self.model, self.temperature = model, {task: float((temperature or {}).get(task, 1.0)) for task in TASKS}
     def forward(self, pixel_values, input_ids, attention_mask):
         out = self.model(pixel_values=pixel_values, input_ids=input_ids, attention_mask=attention_mask)
-        return tuple(out[name] for name in OUTPUTS)
+        logits = tuple(out[name] for name in LOGITS)
+        return logits + tuple(torch.softmax(z / self.temperature[t], -1) for z, t in zip(logits, TASKS))
 
 # %% ../nbs/07c_export.ipynb #7a065435
 @contextlib.contextmanager
@@ -71,7 +75,9 @@ def to_onnx(predictor: Predictor, path, opset: int = OPSET) -> Path:
     shapes = {'pixel_values': {0: batch}, 'input_ids': {0: batch, 1: tokens}, 'attention_mask': {0: batch, 1: tokens}}
     with quiet_exporter(), warnings.catch_warnings(), torch.inference_mode(False):
         warnings.simplefilter('ignore')
-        program = torch.onnx.export(Logits(predictor.model).eval(), (), kwargs={k: example[k] for k in INPUTS},
+        temperature = predictor.temperature if predictor.calibrated else None
+        program = torch.onnx.export(Logits(predictor.model, temperature).eval(), (),
+                                    kwargs={k: example[k] for k in INPUTS},
                                     dynamo=True, dynamic_shapes=shapes, input_names=list(INPUTS),
                                     output_names=list(OUTPUTS), opset_version=opset, verbose=False)
         program.save(str(path))
@@ -108,21 +114,25 @@ def check_samples(run_dir, text_fields, data_root=None, n: int = 64) -> tuple:
 
 # %% ../nbs/07c_export.ipynb #aabbc8a1
 def parity(predictor: Predictor, session, images, texts, batch_size: int = 32) -> dict:
-    "The largest |logit difference| per task of PyTorch (`predictor`) and ONNX Runtime (`session`); classes differing."
-    eager = predictor.logits(images, texts, batch_size)
-    ort_out = {task: [] for task in TASKS}
+    "The largest |logit| and |probability| difference per task of PyTorch and ONNX Runtime; classes differing."
+    eager, eager_p = predictor.logits(images, texts, batch_size), predictor.probabilities(images, texts, batch_size)
+    ort_out, ort_p = {task: [] for task in TASKS}, {task: [] for task in TASKS}
     for i in range(0, len(images), batch_size):
         inputs = predictor.inputs(images[i:i + batch_size], texts[i:i + batch_size])
         feeds = {k: v.cpu().numpy() for k, v in inputs.items()}
         outs = session.run(list(OUTPUTS), {k: feeds[k] for k in INPUTS})
-        for task, out in zip(TASKS, outs): ort_out[task].append(out)
+        for task, out, p in zip(TASKS, outs, outs[len(TASKS):]): ort_out[task].append(out); ort_p[task].append(p)
     report = {'samples': len(images)}
     for task in TASKS:
         got, ref = np.concatenate(ort_out[task]), eager[task].numpy()
         finite = np.isfinite(got).all() and np.isfinite(ref).all()  # NaN compares false with any tolerance
         report[f'{task}_max_abs_diff'] = float(np.abs(got - ref).max()) if finite else float('inf')
         report[f'{task}_classes_differ'] = int((got.argmax(-1) != ref.argmax(-1)).sum())
+        got_p = np.concatenate(ort_p[task])
+        gap = np.abs(got_p - eager_p[task]).max() if np.isfinite(got_p).all() else float('inf')
+        report[f'{task}_probability_max_abs_diff'] = float(gap)
     report['max_abs_diff'] = max(report[f'{t}_max_abs_diff'] for t in TASKS)
+    report['probability_max_abs_diff'] = max(report[f'{t}_probability_max_abs_diff'] for t in TASKS)
     report['classes_differ'] = sum(report[f'{t}_classes_differ'] for t in TASKS)
     return report
 
@@ -159,10 +169,14 @@ def preprocess_facts(predictor: Predictor) -> dict:
     tokens = ("int64 (batch, tokens): the tokenizer in tokenizer/ on the text, truncated to max_length, "
               "padded to the longest text of the batch")
     task_of = lambda name: name.split('_', 1)[1]
+    kind_of = lambda name: 'logits' if name.startswith('logits') else predictor.probability_kind
     return {'inputs': {'pixel_values': pixels, 'input_ids': tokens,
                        'attention_mask': 'int64 (batch, tokens): 1 for tokens, 0 for padding'},
-            'outputs': {name: f"float32 (batch, {len(TASKS[task_of(name)])}): logits over labels.{task_of(name)}"
+            'outputs': {name: f"float32 (batch, {len(TASKS[task_of(name)])}): {kind_of(name)} of labels.{task_of(name)}"
                         for name in OUTPUTS},
+            'probabilities': ({'calibrated': True, 'temperature': predictor.temperature,
+                               'how': 'softmax(logits / temperature), the temperature fitted on dev per task'}
+                              if predictor.calibrated else {'calibrated': False, 'how': 'softmax(logits)'}),
             'image_size': p['image_size'], 'image_mean': p['image_mean'], 'image_std': p['image_std'],
             'image_fit': p['image_fit'], 'max_length': p['max_length'],
             'text': f"the fields {' + '.join(p['text_fields'])} of a MedPix record, as the run read them",
@@ -191,14 +205,15 @@ def check_out(out: Path, run_dir: Path, overwrite: bool):
 
 # %% ../nbs/07c_export.ipynb #ce04ce88
 def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, samples: int = 64, overwrite: bool = False,
-                tolerance: float = 1e-4, log=print) -> dict:
+                tolerance: float = 1e-4, log=print,
+                calibrated: bool = None) -> dict:  # the probabilities' temperature scaling; None: if fitted
     "Export `model` of the finished run `run_dir` to `out` (`<run_dir>/onnx`), checked and timed; returns its facts."
     from medpix_kd.devices import machine
     need_extra()
     run_dir = Path(run_dir)
     out = Path(out) if out else RunFiles(run_dir).onnx
     check_out(out, run_dir, overwrite)
-    predictor = Predictor.from_run(run_dir, model)
+    predictor = Predictor.from_run(run_dir, model, calibrated=calibrated)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f'.{out.name}-', dir=out.parent))
     try:
@@ -207,8 +222,9 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
         images, texts, said = check_samples(run_dir, predictor.text_fields, data_root, samples)
         session = onnx_session(onnx_file)
         check = parity(predictor, session, images, texts) | {'on': said, 'tolerance': tolerance}
-        if check['max_abs_diff'] > tolerance or check['classes_differ']:
-            diff = f"max |logit difference| {check['max_abs_diff']:.2e} (tolerance {tolerance:.0e})"
+        if max(check['max_abs_diff'], check['probability_max_abs_diff']) > tolerance or check['classes_differ']:
+            diff = (f"max |logit difference| {check['max_abs_diff']:.2e}, |probability difference| "
+                    f"{check['probability_max_abs_diff']:.2e} (tolerance {tolerance:.0e})")
             differ = f"{check['classes_differ']} predicted classes differ"
             raise ExportError(f"the ONNX graph does not reproduce {predictor.name}: on {said}, {diff}, {differ}; "
                               "nothing was written")
@@ -229,7 +245,9 @@ def export_onnx(run_dir, out=None, model: str = 'student', data_root=None, sampl
     finally: shutil.rmtree(work, ignore_errors=True)
     size = f"{(out/onnx_file.name).stat().st_size / 2**20:.1f} MiB"
     log(f"{predictor.name} -> {out/onnx_file.name} ({size}, opset {OPSET}, dynamic batch and text length)")
-    log(f"parity on {said}: max |logit difference| {check['max_abs_diff']:.1e} (tolerance {tolerance:.0e}); "
+    log(f"outputs: logits and {predictor.probability_kind}")
+    log(f"parity on {said}: max |logit difference| {check['max_abs_diff']:.1e}, |probability difference| "
+        f"{check['probability_max_abs_diff']:.1e} (tolerance {tolerance:.0e}); "
         "predicted classes identical")
     where = f"{facts['machine']['cpu']} with {torch.get_num_threads()} threads"
     spinning = "onnxruntime's idle threads sleeping, not spinning"

@@ -106,6 +106,7 @@ class RunFiles:
     def about(self, who: str) -> Path: return self.folder/f'{who}.json'
     def tokenizer(self, who: str) -> Path: return self.folder/f'tokenizer_{who}'
     def predictions(self, split: str) -> Path: return self.folder/f'predictions_{split}.csv'
+    def agreement(self, split: str) -> Path: return self.folder/f'agreement_{split}.csv'  # teacher vs students' reasons
     def confusion(self, split: str, who: str, task: str) -> Path:
         return self.folder/f'confusion_{split}_{who}_{task}.npy'
 

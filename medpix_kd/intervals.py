@@ -13,23 +13,32 @@ from .metrics import TASKS
 from .files import write_csv
 
 # %% auto #0
-__all__ = ['MEASURES', 'predictions_frame', 'frame_models', 'labels_of', 'write_predictions', 'read_predictions',
-           'resample_weights', 'weighted_scores', 'bootstrap', 'paired_gain', 'with_interval', 'majority_floor',
-           'seed_summary', 'differs']
+__all__ = ['MEASURES', 'logit_column', 'predictions_frame', 'frame_models', 'labels_of', 'write_predictions', 'read_predictions',
+           'resample_weights', 'weighted_scores', 'percentile_interval', 'bootstrap', 'paired_gain', 'with_interval',
+           'majority_floor', 'seed_summary', 'differs']
+
+# %% ../nbs/06c_intervals.ipynb #791a6e75
+def logit_column(model: str, task: str, name: str) -> str:
+    "The predictions-frame column of `model`'s logit for class `name` of `task`."
+    return f'{model}_logit_{task}_{name}'
 
 # %% ../nbs/06c_intervals.ipynb #08955b04
 def predictions_frame(records: list,   # the split's `data.Record`s, in the order of the logits
                       logits: dict,    # model -> {task: (N, C) logits}
                      ) -> pd.DataFrame:
-    "One row per image of a split: ids, true labels, and each model's predicted labels and class probabilities."
+    "One row per image of a split: ids, true labels, each model's predicted labels and probabilities, then logits."
     df = pd.DataFrame({'image': [r.image for r in records], 'case_id': [r.case_id for r in records]})
     for task, classes in TASKS.items(): df[f'true_{task}'] = [classes[getattr(r, task)] for r in records]
+    raw = {}  # the logits go last: what calibration refits, not what a reader looks at first
     for model, by_task in logits.items():
         for task, classes in TASKS.items():
-            prob = torch.softmax(torch.as_tensor(by_task[task]).float(), -1).numpy()
+            z = torch.as_tensor(by_task[task]).float()
+            prob = torch.softmax(z, -1).numpy()
             df[f'{model}_{task}'] = [classes[i] for i in prob.argmax(1)]
-            for c, name in enumerate(classes): df[f'{model}_p_{task}_{name}'] = prob[:, c].round(6)
-    return df
+            for c, name in enumerate(classes):
+                df[f'{model}_p_{task}_{name}'] = prob[:, c].round(6)
+                raw[logit_column(model, task, name)] = z[:, c].numpy().round(6)
+    return pd.concat([df, pd.DataFrame(raw, index=df.index)], axis=1)
 
 # %% ../nbs/06c_intervals.ipynb #340169e9
 def frame_models(df: pd.DataFrame) -> list:
@@ -94,7 +103,8 @@ def weighted_scores(w: np.ndarray, truth: dict, pred: dict) -> dict:
     return {m: out[m] for m in MEASURES}
 
 # %% ../nbs/06c_intervals.ipynb #81572b1a
-def _interval(point: float, draws: np.ndarray, level: float) -> dict:
+def percentile_interval(point: float, draws: np.ndarray, level: float = 0.95) -> dict:
+    "`point` with the percentile interval of its bootstrap `draws` at `level`: `{'value', 'low', 'high'}`."
     low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
     return {'value': float(point), 'low': float(low), 'high': float(high)}
 
@@ -111,7 +121,7 @@ def bootstrap(df: pd.DataFrame,          # a predictions frame
     for model in models or frame_models(df):
         pred = labels_of(df, model)
         point, draws = weighted_scores(np.ones(len(df)), truth, pred), weighted_scores(w, truth, pred)
-        out[model] = {m: _interval(point[m][0], draws[m], level) for m in MEASURES}
+        out[model] = {m: percentile_interval(point[m][0], draws[m], level) for m in MEASURES}
     return out
 
 # %% ../nbs/06c_intervals.ipynb #28ad66f8
@@ -125,7 +135,8 @@ def paired_gain(df: pd.DataFrame, model: str = 'student', baseline: str = 'stude
     out = {}
     for m in MEASURES:
         diff = draws_a[m] - draws_b[m]
-        out[m] = _interval(point_a[m][0] - point_b[m][0], diff, level) | {'share_le_0': float(np.mean(diff <= 0))}
+        share = float(np.mean(diff <= 0))
+        out[m] = percentile_interval(point_a[m][0] - point_b[m][0], diff, level) | {'share_le_0': share}
     return out
 
 # %% ../nbs/06c_intervals.ipynb #ccfd27a5

@@ -14,7 +14,8 @@ from .backbones import BackboneError, TextEncoder, VisionEncoder, build_text, bu
 from .fusion import build_fusion
 
 # %% auto #0
-__all__ = ['MultimodalClassifier', 'build_model', 'param_counts', 'FeatureMemo', 'memoize_frozen', 'without_memos']
+__all__ = ['VIEWS', 'MultimodalClassifier', 'build_model', 'alone_way', 'hidden_part', 'hiding', 'task_logits', 'param_counts',
+           'FeatureMemo', 'memoize_frozen', 'without_memos']
 
 # %% ../nbs/04_models.ipynb #f7b34493
 class MultimodalClassifier(nn.Module):
@@ -41,6 +42,7 @@ class MultimodalClassifier(nn.Module):
             both = len(MODALITIES) + len(LOCATIONS)
             self.head_image, self.head_text = nn.Linear(dim, both), nn.Linear(dim, both)
         self.frozen = {'vision': freeze_vision, 'text': freeze_text}
+        self.hidden = None  # 'image' or 'text': hidden from the fusion in evaluation (see `hiding`)
         self.memos = {}  # part -> FeatureMemo, set by `memoize_frozen` (a plain dict: not weights, not saved)
         # a backbone's own partial freezing (`freeze_blocks`) stands when it is not frozen whole
         for part, frozen in self.frozen.items():
@@ -52,6 +54,11 @@ def _modality_masks(batch: int, p: float, like: torch.Tensor) -> tuple:
     "Per-sample 0/1 multipliers (image, text) that hide the text, or else the image, each with chance `p`."
     r = torch.rand(batch, 1, device=like.device)
     return (r < 1 - p).to(like.dtype), (r >= p).to(like.dtype)
+
+def _hidden_masks(part: str, batch: int, like: torch.Tensor) -> tuple:
+    "0/1 multipliers (image, text) that hide `part` ('image' or 'text') of every sample."
+    ones = torch.ones(batch, 1, device=like.device, dtype=like.dtype)
+    return (ones * (part != 'image'), ones * (part != 'text'))
 
 @patch
 def _see(self: MultimodalClassifier, pixel_values) -> tuple:
@@ -68,9 +75,12 @@ def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask)
     img_proj, txt_proj = self.img_proj(img_raw), self.txt_proj(txt_raw)
     tokens = ((self.img_proj(img_tokens), self.txt_proj(txt_tokens), txt_mask) if self.uses_tokens
               else (None, None, None))
-    img_in, txt_in = img_proj, txt_proj
+    img_in, txt_in, masks = img_proj, txt_proj, None
     if self.training and self.modality_dropout > 0:
-        keep_img, keep_txt = _modality_masks(len(img_proj), self.modality_dropout, img_proj)
+        masks = _modality_masks(len(img_proj), self.modality_dropout, img_proj)
+    elif self.hidden: masks = _hidden_masks(self.hidden, len(img_proj), img_proj)  # see `hiding`
+    if masks is not None:
+        keep_img, keep_txt = masks
         img_in, txt_in = img_proj * keep_img, txt_proj * keep_txt
         if self.uses_tokens: tokens = (tokens[0] * keep_img[:, :, None],
                                        tokens[1] * keep_txt[:, :, None], txt_mask)
@@ -141,6 +151,40 @@ def unimodal_loss(self: MultimodalClassifier, out: dict, y_mod, y_loc) -> dict:
     ce = lambda logits: F.cross_entropy(logits[:, :n], y_mod) + F.cross_entropy(logits[:, n:], y_loc)
     return {'ce_image_only': self.unimodal_weight * ce(out['unimodal_image']),
             'ce_text_only': self.unimodal_weight * ce(out['unimodal_text'])}
+
+# %% ../nbs/04_models.ipynb #67ee75f8
+VIEWS = ('both', 'image', 'text')  # both modalities, as trained; or one alone
+
+def _check_view(view: str):
+    if view not in VIEWS: raise ValueError(f"view {view!r}: expected one of {', '.join(VIEWS)}")
+
+def alone_way(model: MultimodalClassifier) -> str:
+    "How `model` answers from one modality: 'unimodal heads' if it has them, else 'masked'."
+    return 'unimodal heads' if model.unimodal_weight > 0 else 'masked'
+
+# %% ../nbs/04_models.ipynb #2f4289e7
+def hidden_part(model: MultimodalClassifier, view: str):
+    "The modality to hide from `model` to answer from `view` alone: None for 'both' or when unimodal heads answer."
+    _check_view(view)
+    if view == 'both' or alone_way(model) == 'unimodal heads': return None
+    return 'text' if view == 'image' else 'image'
+
+@contextlib.contextmanager
+def hiding(model: MultimodalClassifier, part: str = None):
+    "Within the `with` block, `model`'s fusion does not see `part` ('image', 'text'; None: nothing hidden)."
+    if part not in (None, 'image', 'text'): raise ValueError(f"part {part!r}: expected 'image', 'text' or None")
+    before, model.hidden = model.hidden, part
+    try: yield model
+    finally: model.hidden = before
+
+# %% ../nbs/04_models.ipynb #f6dc05ab
+def task_logits(model: MultimodalClassifier, out: dict, view: str = 'both') -> dict:
+    "The logits per task of `view` in `out`, a forward pass of `model` (under `hiding(model, hidden_part(...))`)."
+    _check_view(view)
+    if view == 'both' or alone_way(model) == 'masked':
+        return {'modality': out['logits_modality'], 'location': out['logits_location']}
+    both, n = out[f'unimodal_{view}'], len(MODALITIES)
+    return {'modality': both[:, :n], 'location': both[:, n:]}
 
 # %% ../nbs/04_models.ipynb #95ded7f8
 def _heads(model: MultimodalClassifier) -> list:

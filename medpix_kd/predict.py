@@ -76,17 +76,23 @@ def save_portable(state: dict, cfg: dict, model: str, run_dir, **facts) -> Path:
     return weights
 
 # %% ../nbs/07b_predict.ipynb #a1e464bd
-def write_portable(run_dir, cfg: dict = None) -> list:
+def write_portable(run_dir, cfg: dict = None,
+                   temperatures: dict = None,  # model -> task -> T (`calibrate`); None: the run's results.json's
+                  ) -> list:
     "`save_portable` for each model with a `<model>_best.pth` in `run_dir`; the weights written (`cfg`: the run's)."
     from medpix_kd.config import load_config
     from medpix_kd.run_folder import share_weights
     run_dir, written = Path(run_dir), []
     if cfg is None and RunFiles(run_dir).config.is_file(): cfg = load_config(RunFiles(run_dir).config)
+    if temperatures is None and RunFiles(run_dir).results.is_file():
+        results = read_json(RunFiles(run_dir).results, 'train the run again')
+        temperatures = (results.get('calibration') or {}).get('temperature') if isinstance(results, dict) else None
     for model in MODELS:
         path = RunFiles(run_dir).best(model)
         if not path.is_file(): continue
         ckpt = load_checkpoint(path, 'train the run again to write it anew')
-        facts = {k: ckpt[k] for k in ('epoch', 'score') if k in ckpt}
+        fitted = (temperatures or {}).get(model)  # the calibration travels with the weights
+        facts = {k: ckpt[k] for k in ('epoch', 'score') if k in ckpt} | ({'temperature': fitted} if fitted else {})
         source = (cfg or {}).get('teacher', {}).get('checkpoint') if model == 'teacher' else None
         shared = RunFiles(Path(source).parent).weights('teacher') if source else None
         if shared and shared.is_file() and Path(source).is_file() and os.path.samefile(source, path):
@@ -94,7 +100,8 @@ def write_portable(run_dir, cfg: dict = None) -> list:
             share_weights(shared, portable_paths(run_dir, model)[0])
             about = read_json(portable_paths(shared.parent, model)[1])  # the leader's, with this run's tokenizer
             tokenizer = folder_sha256(run_dir/about['preprocessing']['tokenizer'])
-            write_json(about | {'tokenizer_sha256': tokenizer}, portable_paths(run_dir, model)[1])
+            about = about | {'tokenizer_sha256': tokenizer} | ({'temperature': fitted} if fitted else {})
+            write_json(about, portable_paths(run_dir, model)[1])
             written.append(portable_paths(run_dir, model)[0])
         else: written.append(save_portable(ckpt['state_dict'], ckpt['config'], model, run_dir, **facts))
     return written
@@ -106,6 +113,11 @@ def _numbers(v, n: int) -> bool:
     "Whether `v` is a list of `n` finite numbers."
     finite = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
     return isinstance(v, list) and len(v) == n and all(map(finite, v))
+
+def _temperatures(t) -> bool:
+    "Whether `t` is a temperature per task: `{task: T}` with T positive and finite."
+    return (isinstance(t, dict) and set(t) == set(TASKS) and _numbers(list(t.values()), len(TASKS))
+            and all(v > 0 for v in t.values()))
 
 def _check_preprocessing(p: dict, refuse):
     "Call `refuse(field, value, expected)` for the first field of the preprocessing `p` that a model cannot take."
@@ -136,6 +148,8 @@ def check_description(about: dict, path, run_dir):
     labels = {task: list(classes) for task, classes in TASKS.items()}
     if about.get('labels', labels) != labels:
         refuse('labels', about.get('labels'), f'the classes medpix_kd predicts, {labels}')
+    if 'temperature' in about and not _temperatures(about['temperature']):
+        refuse('temperature', about['temperature'], f"a positive, finite number for each of {', '.join(TASKS)}")
     if not isinstance(about['config'], dict): refuse('config', about['config'], 'a medpix_kd config')
     flat = {k: v for k, v in flat_config(with_defaults(about['config'])).items() if k != 'device'}
     try: cfg = load_config(overrides=flat)
@@ -235,12 +249,20 @@ class PredictionError(MedpixError, RuntimeError):
 class Predictor:
     "A trained model of a run with its own preprocessing: `predict(images, texts)` gives classes and probabilities."
     def __init__(self, model, spec: InputSpec, text_fields, name: str = 'model', device='cpu',
-                 about: dict = None):  # the `<model>.json` it was loaded with, if any
+                 about: dict = None,        # the `<model>.json` it was loaded with, if any
+                 calibrated: bool = None):  # divide logits by the run's temperatures; None: if it fitted them
         self.model, self.spec, self.text_fields, self.name = model.eval(), spec, list(text_fields), name
         self.device, self.about = torch.device(device), about
+        self.temperature = (about or {}).get('temperature')  # task -> T, fitted on dev by the run (`calibration`)
+        if calibrated and not self.temperature:
+            raise PredictionError(
+                f"{name} has no fitted temperatures (its run was trained by a medpix_kd without calibration), "
+                "so it cannot give calibrated probabilities; ask for the raw ones (calibrated=False, "
+                "--raw-probabilities)")
+        self.calibrated = bool(self.temperature) if calibrated is None else bool(calibrated)
 
     @classmethod
-    def from_run(cls, run_dir, model: str = 'student', device='cpu') -> Predictor:
+    def from_run(cls, run_dir, model: str = 'student', device='cpu', calibrated: bool = None) -> Predictor:
         "The best `model` ('student', 'teacher' or 'student_ce') of the run in `run_dir`, on `device`."
         side(model)  # a ValueError naming the run's models for any other name
         run_dir = Path(run_dir)
@@ -256,11 +278,18 @@ class Predictor:
         net, tokenizer, about = load_portable(run_dir, model, device)
         p = about['preprocessing']
         spec = InputSpec(tokenizer, p['max_length'], p['image_size'], tuple(p['image_mean']), tuple(p['image_std']))
-        return cls(net, spec, p['text_fields'], f'{run_dir.name}/{model}', device, about)
+        return cls(net, spec, p['text_fields'], f'{run_dir.name}/{model}', device, about, calibrated)
 
     def __repr__(self):
         return (f"Predictor({self.name}: {self.spec.image_size}px images, {self.spec.max_length} tokens of "
-                f"{' + '.join(self.text_fields)})")
+                f"{' + '.join(self.text_fields)}, {self.probability_kind})")
+
+    @property
+    def probability_kind(self) -> str:
+        "Which probabilities this predictor gives, in words: calibrated (with the temperatures) or raw."
+        if not self.calibrated: return 'raw probabilities'
+        ts = ', '.join(f'{task} {t:.3f}' for task, t in self.temperature.items())
+        return f'calibrated probabilities (temperature scaling fitted on dev: T {ts})'
 
     def inputs(self, images, texts) -> dict:
         "The model's batch for `images` and `texts` (one text per image)."
@@ -297,15 +326,17 @@ class Predictor:
             "its answers cannot be trusted, so none is given. Check the model file, or train the run again")
 
     def probabilities(self, images, texts, batch_size: int = 32) -> dict:
-        "Class probabilities per task (`{'modality': (N, 2), 'location': (N, 5)}` arrays) for `images` and `texts`."
-        return {task: torch.softmax(v, -1).numpy() for task, v in self.logits(images, texts, batch_size).items()}
+        "Class probabilities per task (`{'modality': (N, 2), 'location': (N, 5)}` arrays), calibrated if `calibrated`."
+        t = self.temperature if self.calibrated else {}
+        return {task: torch.softmax(v / t.get(task, 1.0), -1).numpy()
+                for task, v in self.logits(images, texts, batch_size).items()}
 
     def predict(self, images, texts, batch_size: int = 32) -> list:
         "Per input: `{'modality': class, 'location': class, 'probabilities': {task: {class: p}}}`."
         prob = self.probabilities(images, texts, batch_size)
         rounded = lambda i, task: {c: round(float(p), 6) for c, p in zip(TASKS[task], prob[task][i])}
         return [{**{task: classes[int(prob[task][i].argmax())] for task, classes in TASKS.items()},
-                 'probabilities': {task: rounded(i, task) for task in TASKS}}
+                 'probabilities': {task: rounded(i, task) for task in TASKS}, 'calibrated': self.calibrated}
                 for i in range(len(prob['modality']))]
 
     def predict_records(self, records, root, batch_size: int = 32) -> list:
@@ -315,10 +346,15 @@ class Predictor:
 
 # %% ../nbs/07b_predict.ipynb #bf4d36ae
 def split_predictions(predictor, root, split: str, who: str):
-    "One row per image of `split` of the MedPix at `root`: ids, labels, predictions, probabilities, as a run writes."
+    "One row per image of `split` of the MedPix at `root`: ids, labels, predictions, probabilities, logits."
     records = load_records(root, split, predictor.text_fields)
     logits = predictor.logits([Path(root)/'images'/f'{r.image}.png' for r in records], [r.text for r in records])
-    return predictions_frame(records, {who: logits})
+    df = predictions_frame(records, {who: logits})
+    if predictor.calibrated:  # the probabilities as the predictor gives them; the logit columns stay raw
+        for task, classes in TASKS.items():
+            prob = torch.softmax(logits[task] / predictor.temperature[task], -1).numpy()
+            for c, name in enumerate(classes): df[f'{who}_p_{task}_{name}'] = prob[:, c].round(6)
+    return df
 
 # %% ../nbs/07b_predict.ipynb #895b0c53
 def check_against_run(df, run_dir, split: str, who: str, root) -> str:

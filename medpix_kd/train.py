@@ -14,26 +14,30 @@ from .data import build_datasets, data_root, is_synthetic
 from .model_card import write_model_card
 from .predict import write_portable
 from .backbones import input_specs, tokenizer_dir
-from .models import build_model, memoize_frozen, param_counts, without_memos
+from .models import VIEWS, alone_way, build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
-from .intervals import (bootstrap, frame_models, majority_floor, paired_gain, predictions_frame,
+import pandas as pd
+from .intervals import (bootstrap, frame_models, labels_of, majority_floor, paired_gain,
+                                 percentile_interval, predictions_frame, resample_weights, weighted_scores,
                                  write_predictions)
+from .calibration import calibrate
+from .explain import agreement_frame, agreement_summary
 from .metrics import (HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name,
                                model_metrics, side)
 from .run_folder import (RunFileError, RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
                                   read_json, run_state, save_weights, share_weights, check_sha256, file_sha256,
                                   follow_folder, checkpoint_globals)
-from .files import RunFiles, atomic_write, write_json
+from .files import RunFiles, atomic_write, write_csv, write_json
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
                               resume_stage, run_history, steps_per_epoch, write_metrics)
 
 # %% auto #0
-__all__ = ['BOOTSTRAP', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen', 'adopt_teacher',
-           'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage', 'teacher_targets',
-           'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage', 'final_evaluation', 'uncertainty',
-           'data_facts', 'followed_teacher', 'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress',
-           'finish']
+__all__ = ['BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen',
+           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage',
+           'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
+           'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'followed_teacher',
+           'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -249,6 +253,26 @@ def uncertainty(frames: dict) -> dict:
                                    for m, c in paired_gain(test, n=n, seed=BOOTSTRAP['seed']).items()}
     return out
 
+# %% ../nbs/07_train.ipynb #f4f5d1b7
+CONTRIBUTION = ('modality_accuracy', 'location_accuracy')  # the measures of `modality_contribution`
+
+def modality_contribution(run: Run, models: dict, test: pd.DataFrame) -> dict:
+    "Test accuracy per task of each of `models` from the image alone, the text alone and both, with intervals."
+    n, seed, level = BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level']
+    w, truth, out = resample_weights(test['case_id'], n, seed), labels_of(test), {'way': {}, 'test': {}}
+    for who, model in models.items():
+        out['way'][who] = alone_way(model)
+        for view in VIEWS:
+            if view == 'both': pred = labels_of(test, who)  # what `final_evaluation` predicted
+            else:
+                loader = run.loader('test', sides=(side(who),))
+                _, logits = predict(model, loader, side(who), run.accelerator, view)
+                pred = {task: v.argmax(-1).numpy() for task, v in logits.items()}
+            point, draws = weighted_scores(np.ones(len(test)), truth, pred), weighted_scores(w, truth, pred)
+            out['test'].setdefault(who, {})[view] = {m: percentile_interval(point[m][0], draws[m], level)
+                                                     for m in CONTRIBUTION}
+    return out
+
 # %% ../nbs/07_train.ipynb #dcb12866
 MODALITY_WORDS = re.compile(r'\b(CT|CTA|MRI?|MRA|T1|T2|FLAIR|DWI|ADC|computed tomography|magnetic resonance)\b', re.I)
 
@@ -370,6 +394,16 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
     metrics, frames = final_evaluation(run, models)
+    start = time.perf_counter()
+    calibration = calibrate(frames, BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level'])
+    contribution = modality_contribution(run, models, frames['test'])
+    run.timings['calibration_s'] = time.perf_counter() - start
+    start, agreement = time.perf_counter(), None
+    if run.main:  # the attributions are the same on every process: one explains them all
+        frame = agreement_frame(models, run.datasets['test'], acc.device, cfg['data']['batch_size'])
+        write_csv(frame.to_dict('records'), RunFiles(run.log_dir).agreement('test'))
+        agreement = agreement_summary(frame, BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level'])
+    run.timings['explanations_s'] = time.perf_counter() - start
     latency = {'median': {}, 'iqr': {}, 'calls': {}}
     if run.main:  # the models in memory, timed as deployed: without the training-time feature memos
         with without_memos(teacher), without_memos(student):
@@ -392,13 +426,14 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
+               'calibration': calibration, 'modality_contribution': contribution, 'attribution_agreement': agreement,
                'provenance': provenance() | {'data': data_facts(cfg, run.datasets)}
                              | ({'teacher_source': teacher_source} if teacher_source else {}),
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
         # <model>.safetensors and .json, for use outside training; before results.json marks the run finished
-        write_portable(run.log_dir, cfg)
+        write_portable(run.log_dir, cfg, calibration['temperature'])
         write_json(results, RunFiles(run.log_dir).results)
         write_model_card(run.log_dir)
         forget_progress(run.log_dir)
