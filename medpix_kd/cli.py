@@ -195,13 +195,15 @@ def model_card_line(run_dir) -> str:
 # %% ../nbs/10_cli.ipynb #69c9e74e
 def cmd_predict(args) -> int:
     "Predict with a finished run's model: given images and texts, or a whole split."
-    from medpix_kd.predict import Predictor, check_against_run, split_predictions
+    from medpix_kd.predict import Predictor, check_against_run, split_predictions, write_explanations
     if bool(args.image) == bool(args.data_root):
         raise ConfigError("give --image (with --text), or --data-root with --split and --out")
     if args.image and len(args.text) != len(args.image):
         raise ConfigError(f"{len(args.image)} --image but {len(args.text)} --text; give one --text per --image")
     check_texts(args.text)
     if args.data_root and not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
+    if args.explain and not args.image:
+        raise ConfigError("--explain explains the --image inputs; give --image and --text")
     if args.out:
         kind = 'predictions CSV (written by medpix-kd predict)'
         check_output_file(args.out, args.overwrite, is_predictions_csv, kind)
@@ -211,6 +213,10 @@ def cmd_predict(args) -> int:
         if args.json: print(json.dumps([{'image': i, **g} for i, g in zip(args.image, got)], indent=1))
         else: print(predictions_table(args.image, got))
         if not args.json: print(f'{predictor.probability_kind}\n{model_card_line(args.run_dir)}')
+        if args.explain:
+            written = write_explanations(predictor, args.image, args.text, args.explain, args.overwrite)
+            print(f"explanations (where the model looked, what it read): {len(written) // 2} PNG and JSON pairs in "
+                  f"{args.explain}", file=sys.stderr if args.json else sys.stdout)
         return 0
     out = Path(args.out)
     df = split_predictions(predictor, args.data_root, args.split, args.model)
@@ -358,7 +364,9 @@ def _add_predict(sub):
     p.add_argument('--split', default='test', choices=['train', 'dev', 'test'],
                    help='split of --data-root (default: test)')
     p.add_argument('--out', help='CSV to write the split predictions to')
-    p.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
+    p.add_argument('--explain', metavar='OUT_DIR',
+                   help='also write, per --image, a PNG of its image map and shaded words, and their JSON, to OUT_DIR')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out file (or --explain files)')
     p.add_argument('--raw-probabilities', action='store_true',
                    help='probabilities without the temperature scaling the run fitted on dev (default: calibrated)')
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')

@@ -16,7 +16,8 @@ from .intervals import percentile_interval, resample_weights
 
 # %% auto #0
 __all__ = ['GRID', 'TOP_WORDS', 'AGREEMENT', 'image_layer', 'text_layer', 'patch_grid', 'attribute', 'explain_model',
-           'word_scores', 'map_agreement', 'word_overlap', 'agreement_frame', 'agreement_summary']
+           'word_scores', 'map_agreement', 'word_overlap', 'agreement_frame', 'agreement_summary', 'shaded_words',
+           'explanation_figure']
 
 # %% ../nbs/06g_explain.ipynb #4ed0fdb8
 def image_layer(vision) -> tuple:
@@ -156,3 +157,34 @@ def agreement_summary(df: pd.DataFrame, n: int = 2000, seed: int = 0, level: flo
                           else df[f'student_ce_{t}_{m}']).to_numpy(float)
                     out.setdefault('kd_minus_ce', {}).setdefault(t, {})[m] = _mean_interval(v - ce, w, level)
     return out
+
+# %% ../nbs/06g_explain.ipynb #7fb6f43d
+def shaded_words(ax, words: list, width: int = 60):
+    "Draw `words` (`(word, score)`) on `ax`, wrapped at about `width` characters, each shaded by its score."
+    import matplotlib.pyplot as plt
+    top = max([abs(s) for _, s in words] + [1e-12])
+    ax.set_axis_off()
+    x, y = 0.0, 0.95
+    for word, s in words:
+        if x + len(word) > width and x > 0: x, y = 0.0, y - 0.09
+        colour = plt.cm.RdBu_r(0.5 + 0.5 * s / top)
+        ax.text(x / width, y, word, family='monospace', fontsize=9, va='top',
+                bbox=dict(facecolor=colour, edgecolor='none', pad=1.5))
+        x += len(word) + 1
+
+def explanation_figure(image: np.ndarray,  # (H, W, 3) uint8: the image as the model saw it
+                       explained: dict,    # task -> {'class', 'probability', 'map', 'words'} (`Predictor.explain`)
+                       title: str = ''):
+    "A figure of one input's explanation: per task, the image with its map, and the shaded words."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(len(explained), 2, figsize=(10, 3.2 * len(explained)), squeeze=False,
+                             gridspec_kw={'width_ratios': [1, 2]})
+    for (task, e), (left, right) in zip(explained.items(), axes):
+        heat = torch.as_tensor(np.asarray(e['map'], float))[None, None].float()
+        heat = F.interpolate(heat, image.shape[:2], mode='bilinear', align_corners=False)[0, 0].numpy()
+        left.imshow(image); left.imshow(heat / max(heat.max(), 1e-12), cmap='jet', alpha=0.45, vmin=0, vmax=1)
+        left.set_title(f"{task}: {e['class']} ({e['probability']:.2f})", fontsize=10); left.set_axis_off()
+        shaded_words(right, e['words'])
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

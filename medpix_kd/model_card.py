@@ -12,11 +12,12 @@ from .files import RunFiles, atomic_write
 from .data import LEAKY_FIELDS
 from .metrics import MODELS, TASKS
 from .results import evaluated, results_table
+from .intervals import with_interval
 from .run_folder import read_json
 
 # %% auto #0
 __all__ = ['CARD_SECTIONS', 'markdown_table', 'error_clusters', 'card_intro', 'card_data', 'card_models', 'card_results',
-           'card_latency', 'card_limitations', 'card_usage', 'model_card', 'write_model_card']
+           'card_latency', 'card_reasons', 'card_limitations', 'card_usage', 'model_card', 'write_model_card']
 
 # %% ../nbs/06e_model_card.ipynb #bebb88e0
 def markdown_table(rows: list) -> str:
@@ -104,6 +105,27 @@ def card_latency(log_dir: Path, res: dict, cfg: dict) -> list:
             f"on {cpu}, {threads} torch threads, device `{device}` (the run's own timing).",
             ""]
 
+# %% ../nbs/06e_model_card.ipynb #82a23f8e
+def card_reasons(log_dir: Path, res: dict, cfg: dict) -> list:
+    "Test accuracy from the image alone, the text alone and both; the fitted temperatures; nothing without them."
+    got, cal = res.get('modality_contribution'), res.get('calibration')
+    if not got: return []
+    cell = lambda c: with_interval(c['value'], (c['low'], c['high']))
+    kinds = ('image', 'text', 'both')
+    rows = [['model', 'answers from one modality by'] + [f'{t}: {v}' for t in TASKS for v in kinds]]
+    rows += [[MODELS[who], got['way'][who]] + [cell(views[v][f'{t}_accuracy']) for t in TASKS for v in kinds]
+             for who, views in got['test'].items()]
+    out = ["## What each modality contributes", "",
+           "Test accuracy (95% case-bootstrap interval) from the image alone, the text alone and both:", "",
+           markdown_table(rows), ""]
+    if cal and cal.get('temperature', {}).get('student'):
+        ts = ', '.join(f'{t} {v:.2f}' for t, v in cal['temperature']['student'].items())
+        ece = {w: cal['test']['student']['location'][w]['ece']['value'] for w in ('raw', 'scaled')}
+        out += [f"The student's probabilities are temperature-scaled (T fitted on dev: {ts}); its test ECE on "
+                f"location goes from {ece['raw']:.3f} to {ece['scaled']:.3f}. Ask for the raw ones with "
+                "`--raw-probabilities` (`Predictor.from_run(..., calibrated=False)`).", ""]
+    return out
+
 # %% ../nbs/06e_model_card.ipynb #74ede68c
 def card_limitations(log_dir: Path, res: dict, cfg: dict) -> list:
     "What the reader must know: a student tower from scratch, the largest confusions, one seed on a small test split."
@@ -136,7 +158,8 @@ def card_usage(log_dir: Path, res: dict, cfg: dict) -> list:
             "its tokenizer, `preprocess.json` and this card), checked against PyTorch on the run's data and timed.", ""]
 
 # %% ../nbs/06e_model_card.ipynb #c7babcc5
-CARD_SECTIONS = (card_intro, card_data, card_models, card_results, card_latency, card_limitations, card_usage)
+CARD_SECTIONS = (card_intro, card_data, card_models, card_results, card_reasons, card_latency, card_limitations,
+                 card_usage)
 
 def model_card(log_dir) -> str:
     "The Markdown model card of the finished run in `log_dir`, from its own files."

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from fastcore.basics import patch
 from .backbones import BACKBONES, load_tokenizer, lookup, tokenizer_dir
 from .config import ConfigError, MedpixError, flat_config, load_config, with_defaults
 from .files import RunFiles, package_version, atomic_write
@@ -22,7 +23,7 @@ from .files import write_json
 # %% auto #0
 __all__ = ['PORTABLE_FORMAT', 'PREPROCESSING_RANGES', 'model_image', 'preprocessing', 'portable_paths', 'folder_sha256',
            'save_portable', 'write_portable', 'check_description', 'check_tokenizer', 'load_portable',
-           'PredictionError', 'Predictor', 'split_predictions', 'check_against_run']
+           'PredictionError', 'Predictor', 'write_explanations', 'split_predictions', 'check_against_run']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -343,6 +344,49 @@ class Predictor:
         "`predict` on MedPix `records` (`data.Record`s read with this predictor's `text_fields`) of the data at `root`."
         images = [Path(root)/'images'/f'{r.image}.png' for r in records]
         return self.predict(images, [r.text for r in records], batch_size)
+
+# %% ../nbs/07b_predict.ipynb #6d3de340
+@patch
+def explain(self: Predictor, images, texts, batch_size: int = 8) -> list:
+    "Per input: `{task: {'class', 'probability', 'map' (h x w), 'words' ([word, score])}}` of the predicted classes."
+    from medpix_kd.explain import explain_model, word_scores
+    images, texts, out = list(images), list(texts), []
+    prob = self.probabilities(images, texts, batch_size)
+    for i in range(0, len(images), batch_size):
+        inputs = self.inputs(images[i:i + batch_size], texts[i:i + batch_size])
+        got = explain_model(self.model, inputs)
+        for j, text in enumerate(texts[i:i + batch_size]):
+            one = {}
+            for task, classes in TASKS.items():
+                k = int(got[task]['target'][j])
+                scores = got[task]['tokens'][j].cpu().numpy()
+                words = word_scores(self.spec.tokenizer, text, self.spec.max_length, scores)
+                one[task] = {'class': classes[k], 'probability': round(float(prob[task][i + j, k]), 6),
+                             'map': got[task]['image'][j].cpu().numpy().round(6).tolist(),
+                             'words': [[w, round(s, 6)] for w, s in words]}
+            out.append(one)
+    return out
+
+# %% ../nbs/07b_predict.ipynb #065daf8f
+def write_explanations(predictor: Predictor, images, texts, out_dir, overwrite: bool = False) -> list:
+    "For each input, `<image name>.png` (`explain.explanation_figure`) and `.json` (`Predictor.explain`) in `out_dir`."
+    import matplotlib.pyplot as plt
+    from medpix_kd.explain import explanation_figure
+    out_dir, images = Path(out_dir), [Path(i) for i in images]
+    names = [i.stem for i in images]
+    stems = [s if names.count(s) == 1 else f'{n:03d}_{s}' for n, s in enumerate(names)]  # two a.png: 000_a, 001_a
+    if not overwrite:
+        taken = [out_dir/f'{s}.{x}' for s in stems for x in ('png', 'json') if (out_dir/f'{s}.{x}').exists()]
+        if taken: raise PredictionError(f"{taken[0]} exists already; choose another folder, or pass --overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for image, text, stem, one in zip(images, texts, stems, predictor.explain(images, texts)):
+        fig = explanation_figure(model_image(image, predictor.spec.image_size), one, f'{predictor.name}: {image.name}')
+        atomic_write(out_dir/f'{stem}.png', lambda f: fig.savefig(f, format='png', dpi=110))
+        plt.close(fig)
+        write_json({'image': str(image), 'text': text, 'model': predictor.name, **one}, out_dir/f'{stem}.json')
+        written += [out_dir/f'{stem}.png', out_dir/f'{stem}.json']
+    return written
 
 # %% ../nbs/07b_predict.ipynb #bf4d36ae
 def split_predictions(predictor, root, split: str, who: str):

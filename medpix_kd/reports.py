@@ -16,7 +16,10 @@ from .config import flat_config, load_config
 from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
 from .intervals import MEASURES, with_interval
 from .metrics import HEADLINE, MODELS, TASKS, measures, metric_name
-from .results import evaluated, gain_text, results_table
+from .results import GAIN_ROW, evaluated, gain_text, results_table
+from .intervals import labels_of, read_predictions
+from .calibration import CALIBRATION, frame_probabilities, reliability
+from .explain import AGREEMENT
 from .run_folder import TrainingError, read_json
 from .files import RunFiles
 
@@ -24,7 +27,8 @@ from .files import RunFiles
 __all__ = ['STYLE', 'LINE_STYLES', 'read_run', 'run_models', 'class_label', 'class_counts', 'stratified_picks', 'sample_images',
            'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table',
            'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line', 'headline', 'summary_box',
-           'provenance_table', 'config_changes', 'config_details']
+           'provenance_table', 'config_changes', 'config_details', 'calibration_table', 'reliability_diagrams',
+           'contribution_table', 'agreement_table', 'explanation_strip', 'or_note']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -258,6 +262,13 @@ def summary_table(res: dict) -> pd.DataFrame:
         ms = lat.get(f'{who}_ms_per_sample_batch1')
         table.loc[MODELS[who], 'parameters'] = f"{res['params'].get(who, res['params']['student'])['total']:,}"
         table.loc[MODELS[who], 'ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else f"as {MODELS['student']}"
+    agree = res.get('attribution_agreement') or {}
+    column, c = 'reasons: image map vs teacher (ρ)', lambda c: with_interval(c['value'], (c['low'], c['high']))
+    for who, by in (agree.get('test') or {}).items():  # both tasks' mean, as `agreement_table` has it per task
+        if by['both']['image_rank_correlation']['value'] is not None:
+            table.loc[MODELS[who], column] = c(by['both']['image_rank_correlation'])
+    gain = (agree.get('kd_minus_ce') or {}).get('both', {}).get('image_rank_correlation') or {}
+    if gain.get('value') is not None and GAIN_ROW in table.index: table.loc[GAIN_ROW, column] = gain_text(gain)
     return table.fillna('–')
 
 # %% ../nbs/08_reports.ipynb #e883278a
@@ -348,3 +359,108 @@ def config_details(cfg: dict) -> str:
     "The whole config as YAML inside a folded HTML `<details>` block."
     return ("<details><summary>The whole config (YAML; click to unfold)</summary><pre>"
             f"{html.escape(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>")
+
+# %% ../nbs/08_reports.ipynb #bd456230
+def _needs(res: dict, key: str, what: str):
+    "A `TrainingError` saying that the run has no `key` (`what`), because an earlier medpix_kd trained it."
+    if not res.get(key):
+        raise TrainingError(f"this run has no {what}: it was trained by a medpix_kd without it (results.json has no "
+                            f"{key}); train it again to see it")
+    return res[key]
+
+def calibration_table(log_dir) -> pd.DataFrame:
+    "Per model and task: the temperature fitted on dev, and test ECE, Brier and NLL before and after scaling."
+    cal = _needs(read_run(log_dir)['results'], 'calibration', 'calibration')
+    rows = []
+    for who, by_task in cal['test'].items():
+        for task, ways in by_task.items():
+            row = {'model': MODELS[who], 'task': task, 'T (fitted on dev)': f"{cal['temperature'][who][task]:.2f}"}
+            for m, label in CALIBRATION.items():
+                for way, said in (('raw', 'before'), ('scaled', 'after')):
+                    c = ways[way][m]
+                    row[f'{label} {said}'] = with_interval(c['value'], (c['low'], c['high']))
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(['model', 'task'])
+
+# %% ../nbs/08_reports.ipynb #7a45d9a6
+def reliability_diagrams(log_dir):
+    "Reliability diagrams of the test split: per task (columns), raw and temperature-scaled (rows), every model."
+    res, log_dir = read_run(log_dir)['results'], Path(log_dir)
+    cal = _needs(res, 'calibration', 'calibration')
+    df = read_predictions(RunFiles(log_dir).predictions('test'))
+    fig, axes = plt.subplots(2, len(TASKS), figsize=(5 * len(TASKS), 9), squeeze=False)
+    truth = labels_of(df)
+    for col, task in enumerate(TASKS):
+        for row, way in enumerate(('raw', 'scaled')):
+            ax = axes[row, col]
+            ax.plot([0, 1], [0, 1], color='black', lw=0.8, label='calibrated')
+            for who in cal['temperature']:
+                t = cal['temperature'][who][task] if way == 'scaled' else 1.0
+                points = reliability(frame_probabilities(df, who, task, t), truth[task], cal['bins'])
+                ece = cal['test'][who][task][way]['ece']['value']
+                ax.plot(points['confidence'], points['accuracy'], **STYLE[who], label=f'{MODELS[who]} (ECE {ece:.3f})')
+            said = 'raw' if way == 'raw' else 'temperature-scaled (T fitted on dev)'
+            ax.set(title=f'{task}, {said}', xlabel='mean confidence in the bin', ylabel='accuracy in the bin',
+                   xlim=(0, 1.02), ylim=(0, 1.02))
+            ax.legend(fontsize=8, loc='upper left')
+    fig.suptitle(f"Reliability on test ({cal['binning']}): on the diagonal, a probability means what it says")
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_reports.ipynb #a7712870
+def contribution_table(res: dict) -> pd.DataFrame:
+    "Test accuracy per task of each model of run results `res` from the image alone, the text alone and both."
+    got = _needs(res, 'modality_contribution', 'modality-contribution figures')
+    rows = []
+    for who, views in got['test'].items():
+        row = {'model': MODELS[who], 'way': got['way'][who]}
+        for task in TASKS:
+            for view, said in (('image', 'image alone'), ('text', 'text alone'), ('both', 'both')):
+                c = views[view][f'{task}_accuracy']
+                row[f'{task}: {said}'] = with_interval(c['value'], (c['low'], c['high']))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index('model').rename_axis(None)
+
+# %% ../nbs/08_reports.ipynb #e848aced
+def agreement_table(res: dict) -> pd.DataFrame:
+    "Mean agreement of each student's attributions with the teacher's per task and measure, and KD minus `ce`."
+    got = _needs(res, 'attribution_agreement', 'attribution agreement')
+    cell = lambda c: with_interval(c['value'], (c['low'], c['high'])) if c['value'] is not None else 'n/a'
+    rows = [{'model': MODELS[who], **{f'{t}: {label}': cell(by[t][m]) for t in (*TASKS, 'both')
+                                      for m, label in AGREEMENT.items()}} for who, by in got['test'].items()]
+    if got.get('kd_minus_ce'):
+        rows.append({'model': GAIN_ROW, **{f'{t}: {label}': gain_text(got['kd_minus_ce'][t][m])
+                                           for t in (*TASKS, 'both') for m, label in AGREEMENT.items()
+                                           if got['kd_minus_ce'][t][m]['value'] is not None}})
+    return pd.DataFrame(rows).set_index('model').rename_axis(None).fillna('n/a')
+
+# %% ../nbs/08_reports.ipynb #1c61ed8c
+def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
+    "Test images (`stratified_picks`) with the teacher's and the student's image maps for `task`, and their top words."
+    from medpix_kd.predict import Predictor, model_image
+    import torch, torch.nn.functional as F
+    picks = stratified_picks(load_records(data_root(cfg), 'test', cfg['data']['text_fields'], cfg['data']['limit']), n)
+    paths = [data_root(cfg)/'images'/f'{r.image}.png' for r in picks]
+    fig, axes = plt.subplots(len(picks), 2, figsize=(7, 3.3 * len(picks)), squeeze=False)
+    for col, who in enumerate(('teacher', 'student')):
+        predictor = Predictor.from_run(log_dir, who)
+        for row, (rec, path, e) in enumerate(zip(picks, paths, predictor.explain(paths, [r.text for r in picks]))):
+            image, ax = model_image(path, predictor.spec.image_size), axes[row, col]
+            heat = torch.tensor(e[task]['map'], dtype=torch.float32)[None, None]
+            heat = F.interpolate(heat, image.shape[:2], mode='bilinear', align_corners=False)[0, 0].numpy()
+            ax.imshow(image); ax.imshow(heat / max(heat.max(), 1e-12), cmap='jet', alpha=0.45, vmin=0, vmax=1)
+            top = ', '.join(w for w, _ in sorted(e[task]['words'], key=lambda p: -p[1])[:3])
+            truth = (MODALITIES[rec.modality], LOCATIONS[rec.location])[list(TASKS).index(task)]
+            ax.set_title(f"{MODELS[who]}: {e[task]['class']} ({e[task]['probability']:.2f}; true {truth})\n"
+                         f"top words: {top}", fontsize=8)
+            ax.set_axis_off()
+    fig.suptitle(f'Where the models looked ({task}, predicted class; red: most evidence)', fontsize=10)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_reports.ipynb #ba4ad0f6
+def or_note(make):
+    "What `make()` gives, or, for a run trained without that part, the reason as one line of Markdown."
+    from IPython.display import Markdown
+    try: return make()
+    except TrainingError as e: return Markdown(f'*{e}*')

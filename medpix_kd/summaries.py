@@ -40,6 +40,11 @@ def _summary_row(rec: dict) -> dict:
         latency = res.get('latency_ms', {})
         row['student ms/sample (batch 1)'] = latency.get('student_ms_per_sample_batch1', float('nan'))
         row['wall time (s)'] = res['timings']['total_s']
+        agree = res.get('attribution_agreement') or {}  # the students' reasons against the teacher's
+        rho = lambda who: (((agree.get('test') or {}).get(who) or {}).get('both') or {}).get('image_rank_correlation')
+        if rho('student'): row['student reasons rho'] = rho('student')['value']
+        if (agree.get('kd_minus_ce') or {}).get('both'):
+            row['reasons KD - ce rho'] = agree['kd_minus_ce']['both']['image_rank_correlation']['value']
     return row
 
 # %% ../nbs/08b_summaries.ipynb #68b51dd0
@@ -140,7 +145,9 @@ SEED_COLUMNS = {'student test mean_macro_f1': 'student mean macro-F1',
                 'student test location_accuracy': 'student location acc.',
                 'KD gain (test mean macro-F1)': 'KD gain (mean macro-F1)',
                 'teacher test mean_macro_f1': 'teacher mean macro-F1',
-                'student_ce test mean_macro_f1': 'ce student mean macro-F1'}
+                'student_ce test mean_macro_f1': 'ce student mean macro-F1',
+                'student reasons rho': 'student vs teacher reasons (image map ρ)',
+                'reasons KD - ce rho': 'reasons, KD − ce (image map ρ)'}
 
 def _mean_sd(s: dict) -> str:
     if s['mean'] is None: return '–'
