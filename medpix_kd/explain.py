@@ -17,7 +17,7 @@ from .intervals import percentile_interval, resample_weights
 # %% auto #0
 __all__ = ['GRID', 'TOP_WORDS', 'AGREEMENT', 'image_layer', 'text_layer', 'patch_grid', 'attribute', 'explain_model',
            'word_scores', 'map_agreement', 'word_overlap', 'agreement_frame', 'agreement_summary', 'shaded_words',
-           'explanation_figure']
+           'overlay', 'explanation_figure']
 
 # %% ../nbs/06g_explain.ipynb #4ed0fdb8
 def image_layer(vision) -> tuple:
@@ -118,16 +118,17 @@ def agreement_frame(models: dict,     # 'teacher' and one or more students (mode
         targets = {t: batch[f'y_{t}'].to(device) for t in TASKS}
         ex = {who: explain_model(m, {k: v.to(device) for k, v in batch[side(who)].items()}, targets)
               for who, m in models.items()}
+        students = [who for who in models if who != 'teacher']
+        rho = {(who, t): map_agreement(ex['teacher'][t]['image'].cpu(), ex[who][t]['image'].cpu())
+               for who in students for t in TASKS}  # the whole batch at once
+        spec = lambda who: dataset.specs[side(who)]
         for j, i in enumerate(batch['index'].tolist()):
             rec, row = dataset.records[i], {}
-            spec = lambda who: dataset.specs[side(who)]
             words = {(who, t): word_scores(spec(who).tokenizer, rec.text, spec(who).max_length,
                                            ex[who][t]['tokens'][j].cpu().numpy()) for who in models for t in TASKS}
-            for who in models:
-                if who == 'teacher': continue
+            for who in students:
                 for t in TASKS:
-                    rho = map_agreement(ex['teacher'][t]['image'][j:j + 1].cpu(), ex[who][t]['image'][j:j + 1].cpu())
-                    row[f'{who}_{t}_image_rank_correlation'] = float(rho[0])
+                    row[f'{who}_{t}_image_rank_correlation'] = float(rho[who, t][j])
                     row[f'{who}_{t}_top_word_overlap'] = word_overlap(words['teacher', t], words[who, t])
             rows.append({'image': rec.image, 'case_id': rec.case_id, **row})
     return pd.DataFrame(rows)
@@ -172,6 +173,13 @@ def shaded_words(ax, words: list, width: int = 60):
                 bbox=dict(facecolor=colour, edgecolor='none', pad=1.5))
         x += len(word) + 1
 
+def overlay(ax, image: np.ndarray, heat_map):
+    "Draw `image` on `ax` with `heat_map` (h x w) over it: resized bilinearly, normalised to its maximum."
+    heat = torch.as_tensor(np.asarray(heat_map, float))[None, None].float()
+    heat = F.interpolate(heat, image.shape[:2], mode='bilinear', align_corners=False)[0, 0].numpy()
+    ax.imshow(image); ax.imshow(heat / max(heat.max(), 1e-12), cmap='jet', alpha=0.45, vmin=0, vmax=1)
+    ax.set_axis_off()
+
 def explanation_figure(image: np.ndarray,  # (H, W, 3) uint8: the image as the model saw it
                        explained: dict,    # task -> {'class', 'probability', 'map', 'words'} (`Predictor.explain`)
                        title: str = ''):
@@ -180,10 +188,8 @@ def explanation_figure(image: np.ndarray,  # (H, W, 3) uint8: the image as the m
     fig, axes = plt.subplots(len(explained), 2, figsize=(10, 3.2 * len(explained)), squeeze=False,
                              gridspec_kw={'width_ratios': [1, 2]})
     for (task, e), (left, right) in zip(explained.items(), axes):
-        heat = torch.as_tensor(np.asarray(e['map'], float))[None, None].float()
-        heat = F.interpolate(heat, image.shape[:2], mode='bilinear', align_corners=False)[0, 0].numpy()
-        left.imshow(image); left.imshow(heat / max(heat.max(), 1e-12), cmap='jet', alpha=0.45, vmin=0, vmax=1)
-        left.set_title(f"{task}: {e['class']} ({e['probability']:.2f})", fontsize=10); left.set_axis_off()
+        overlay(left, image, e['map'])
+        left.set_title(f"{task}: {e['class']} ({e['probability']:.2f})", fontsize=10)
         shaded_words(right, e['words'])
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -438,7 +438,7 @@ def agreement_table(res: dict) -> pd.DataFrame:
 def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
     "Test images (`stratified_picks`) with the teacher's and the student's image maps for `task`, and their top words."
     from medpix_kd.predict import Predictor, model_image
-    import torch, torch.nn.functional as F
+    from medpix_kd.explain import overlay
     picks = stratified_picks(load_records(data_root(cfg), 'test', cfg['data']['text_fields'], cfg['data']['limit']), n)
     paths = [data_root(cfg)/'images'/f'{r.image}.png' for r in picks]
     fig, axes = plt.subplots(len(picks), 2, figsize=(7, 3.3 * len(picks)), squeeze=False)
@@ -446,14 +446,11 @@ def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
         predictor = Predictor.from_run(log_dir, who)
         for row, (rec, path, e) in enumerate(zip(picks, paths, predictor.explain(paths, [r.text for r in picks]))):
             image, ax = model_image(path, predictor.spec.image_size), axes[row, col]
-            heat = torch.tensor(e[task]['map'], dtype=torch.float32)[None, None]
-            heat = F.interpolate(heat, image.shape[:2], mode='bilinear', align_corners=False)[0, 0].numpy()
-            ax.imshow(image); ax.imshow(heat / max(heat.max(), 1e-12), cmap='jet', alpha=0.45, vmin=0, vmax=1)
+            overlay(ax, image, e[task]['map'])
             top = ', '.join(w for w, _ in sorted(e[task]['words'], key=lambda p: -p[1])[:3])
             truth = (MODALITIES[rec.modality], LOCATIONS[rec.location])[list(TASKS).index(task)]
             ax.set_title(f"{MODELS[who]}: {e[task]['class']} ({e[task]['probability']:.2f}; true {truth})\n"
                          f"top words: {top}", fontsize=8)
-            ax.set_axis_off()
     fig.suptitle(f'Where the models looked ({task}, predicted class; red: most evidence)', fontsize=10)
     fig.tight_layout()
     return fig
