@@ -15,7 +15,7 @@ from .metrics import TASKS
 from .intervals import percentile_interval, resample_weights
 
 # %% auto #0
-__all__ = ['GRID', 'TOP_WORDS', 'AGREEMENT', 'image_layer', 'text_layer', 'patch_grid', 'attribute', 'explain_model',
+__all__ = ['GRID', 'TOP_WORDS', 'AGREEMENT', 'MONO_EM', 'image_layer', 'text_layer', 'patch_grid', 'attribute', 'explain_model',
            'word_scores', 'map_agreement', 'word_overlap', 'agreement_frame', 'agreement_summary', 'shaded_words',
            'overlay', 'explanation_figure']
 
@@ -160,18 +160,21 @@ def agreement_summary(df: pd.DataFrame, n: int = 2000, seed: int = 0, level: flo
     return out
 
 # %% ../nbs/06g_explain.ipynb #7fb6f43d
-def shaded_words(ax, words: list, width: int = 60):
-    "Draw `words` (`(word, score)`) on `ax`, wrapped at about `width` characters, each shaded by its score."
+MONO_EM = 0.602  # the advance of one character of DejaVu Sans Mono (matplotlib's monospace), in ems
+
+def shaded_words(ax, words: list, width: int = 72, fontsize: int = 9):
+    "Draw `words` (`(word, score)`) from the top left of `ax`, wrapped at `width` characters, shaded by score."
     import matplotlib.pyplot as plt
     top = max([abs(s) for _, s in words] + [1e-12])
     ax.set_axis_off()
-    x, y = 0.0, 0.95
-    for word, s in words:
-        if x + len(word) > width and x > 0: x, y = 0.0, y - 0.09
-        colour = plt.cm.RdBu_r(0.5 + 0.5 * s / top)
-        ax.text(x / width, y, word, family='monospace', fontsize=9, va='top',
-                bbox=dict(facecolor=colour, edgecolor='none', pad=1.5))
-        x += len(word) + 1
+    col, line = 0, 0
+    for word, s in words:  # placed in points from the corner, so the spacing does not stretch with the axes
+        if col + len(word) > width and col > 0: col, line = 0, line + 1
+        ax.annotate(word, xy=(0, 1), xycoords='axes fraction', textcoords='offset points',
+                    xytext=(col * MONO_EM * fontsize, -line * 2 * fontsize), family='monospace', fontsize=fontsize,
+                    va='top', color='white' if abs(s) > 0.6 * top else 'black',
+                    bbox=dict(facecolor=plt.cm.RdBu_r(0.5 + 0.5 * s / top), edgecolor='none', pad=1.5))
+        col += len(word) + 1
 
 def overlay(ax, image: np.ndarray, heat_map):
     "Draw `image` on `ax` with `heat_map` (h x w) over it: resized bilinearly, normalised to its maximum."
@@ -191,6 +194,7 @@ def explanation_figure(image: np.ndarray,  # (H, W, 3) uint8: the image as the m
         overlay(left, image, e['map'])
         left.set_title(f"{task}: {e['class']} ({e['probability']:.2f})", fontsize=10)
         shaded_words(right, e['words'])
-    if title: fig.suptitle(title, fontsize=10)
+    legend = 'map: where the evidence for the class shown lies; words: red for it, blue against'
+    fig.suptitle(f'{title}\n{legend}' if title else legend, fontsize=10)
     fig.tight_layout()
     return fig
