@@ -441,7 +441,7 @@ def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
     from medpix_kd.explain import overlay
     picks = stratified_picks(load_records(data_root(cfg), 'test', cfg['data']['text_fields'], cfg['data']['limit']), n)
     paths = [data_root(cfg)/'images'/f'{r.image}.png' for r in picks]
-    fig, axes = plt.subplots(len(picks), 2, figsize=(7, 3.3 * len(picks)), squeeze=False)
+    fig, axes = plt.subplots(len(picks), 2, figsize=(7, 3.6 * len(picks)), squeeze=False)
     for col, who in enumerate(('teacher', 'student')):
         predictor = Predictor.from_run(log_dir, who)
         for row, (rec, path, e) in enumerate(zip(picks, paths, predictor.explain(paths, [r.text for r in picks]))):
@@ -449,8 +449,8 @@ def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
             overlay(ax, image, e[task]['map'])
             top = ', '.join(w for w, _ in sorted(e[task]['words'], key=lambda p: -p[1])[:3])
             truth = (MODALITIES[rec.modality], LOCATIONS[rec.location])[list(TASKS).index(task)]
-            ax.set_title(f"{MODELS[who]}: {e[task]['class']} ({e[task]['probability']:.2f}; true {truth})\n"
-                         f"top words: {top}", fontsize=8)
+            ax.set_title(f"{MODELS[who]}: {e[task]['class']} ({e[task]['probability']:.2f})\n"
+                         f"true: {truth}\ntop words: {top}", fontsize=8)  # a line each: long class names fit
     fig.suptitle(f'Where the models looked ({task}, predicted class; red: most evidence)', fontsize=10)
     fig.tight_layout()
     return fig
