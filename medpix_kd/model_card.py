@@ -120,9 +120,10 @@ def card_reasons(log_dir: Path, res: dict, cfg: dict) -> list:
            markdown_table(rows), ""]
     if cal and cal.get('temperature', {}).get('student'):
         ts = ', '.join(f'{t} {v:.2f}' for t, v in cal['temperature']['student'].items())
-        ece = {w: cal['test']['student']['location'][w]['ece']['value'] for w in ('raw', 'scaled')}
-        out += [f"The student's probabilities are temperature-scaled (T fitted on dev: {ts}); its test ECE on "
-                f"location goes from {ece['raw']:.3f} to {ece['scaled']:.3f}. Ask for the raw ones with "
+        ece = '; '.join(f"{t} {cell(got['raw']['ece'])} raw, {cell(got['scaled']['ece'])} scaled"
+                        for t, got in cal['test']['student'].items())
+        out += [f"The student's probabilities are temperature-scaled (T fitted on dev: {ts}). Its test ECE "
+                f"(95% interval): {ece}. Ask for the raw ones with "
                 "`--raw-probabilities` (`Predictor.from_run(..., calibrated=False)`).", ""]
     return out
 
