@@ -127,6 +127,8 @@ def agreement_frame(models: dict,     # 'teacher' and one or more students (mode
             words = {(who, t): word_scores(spec(who).tokenizer, rec.text, spec(who).max_length,
                                            ex[who][t]['tokens'][j].cpu().numpy()) for who in models for t in TASKS}
             for who in students:
+                read = [len(words[x, next(iter(TASKS))]) for x in ('teacher', who)]
+                row[f'{who}_words_read'] = min(read)  # the words both read (`word_overlap`)
                 for t in TASKS:
                     row[f'{who}_{t}_image_rank_correlation'] = float(rho[who, t][j])
                     row[f'{who}_{t}_top_word_overlap'] = word_overlap(words['teacher', t], words[who, t])
@@ -143,7 +145,7 @@ def _mean_interval(values: np.ndarray, w: np.ndarray, level: float) -> dict:
     return percentile_interval(float(v.mean()), draws, level) | {'images': int(ok.sum())}
 
 def agreement_summary(df: pd.DataFrame, n: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    "Mean agreement with the teacher per student, task and measure, and KD minus `ce`, with case-bootstrap intervals."
+    "Mean agreement with the teacher per student, task and measure, KD minus `ce` (case-bootstrap intervals), chance."
     w = resample_weights(df['case_id'], n, seed)
     students = sorted({c.split('_modality_')[0] for c in df.columns if '_modality_' in c}, key=len)
     out = {'target': 'the true class', 'grid': GRID, 'top_words': TOP_WORDS, 'level': level, 'test': {}}
@@ -157,6 +159,10 @@ def agreement_summary(df: pd.DataFrame, n: int = 2000, seed: int = 0, level: flo
                     ce = (df[[f'student_ce_{x}_{m}' for x in TASKS]].mean(1) if t == 'both'
                           else df[f'student_ce_{t}_{m}']).to_numpy(float)
                     out.setdefault('kd_minus_ce', {}).setdefault(t, {})[m] = _mean_interval(v - ce, w, level)
+    if f'{students[0]}_words_read' in df:  # random top words of n words share min(k, n) / n of them on average
+        read = df[f'{students[0]}_words_read'].to_numpy(float)
+        by_chance = np.minimum(TOP_WORDS, read) / np.where(read > 0, read, np.nan)
+        out['chance'] = {'image_rank_correlation': 0.0, 'top_word_overlap': float(np.nanmean(by_chance))}
     return out
 
 # %% ../nbs/06g_explain.ipynb #7fb6f43d

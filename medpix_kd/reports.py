@@ -24,11 +24,11 @@ from .run_folder import TrainingError, read_json
 from .files import RunFiles
 
 # %% auto #0
-__all__ = ['STYLE', 'LINE_STYLES', 'read_run', 'run_models', 'class_label', 'class_counts', 'stratified_picks', 'sample_images',
-           'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup', 'comparison_table',
-           'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line', 'headline', 'summary_box',
-           'provenance_table', 'config_changes', 'config_details', 'calibration_table', 'reliability_diagrams',
-           'contribution_table', 'agreement_table', 'explanation_strip', 'or_note']
+__all__ = ['STYLE', 'LINE_STYLES', 'CHANCE_ROW', 'read_run', 'run_models', 'class_label', 'class_counts', 'stratified_picks',
+           'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup',
+           'comparison_table', 'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line', 'headline',
+           'summary_box', 'provenance_table', 'config_changes', 'config_details', 'calibration_table',
+           'reliability_diagrams', 'contribution_table', 'agreement_table', 'explanation_strip', 'or_note']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -422,8 +422,10 @@ def contribution_table(res: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index('model').rename_axis(None)
 
 # %% ../nbs/08_reports.ipynb #e848aced
+CHANCE_ROW = 'chance (random attributions)'
+
 def agreement_table(res: dict) -> pd.DataFrame:
-    "Mean agreement of each student's attributions with the teacher's per task and measure, and KD minus `ce`."
+    "Mean agreement of each student's attributions with the teacher's per task and measure, KD minus `ce`, chance."
     got = _needs(res, 'attribution_agreement', 'attribution agreement')
     cell = lambda c: with_interval(c['value'], (c['low'], c['high'])) if c['value'] is not None else 'n/a'
     rows = [{'model': MODELS[who], **{f'{t}: {label}': cell(by[t][m]) for t in (*TASKS, 'both')
@@ -432,6 +434,9 @@ def agreement_table(res: dict) -> pd.DataFrame:
         rows.append({'model': GAIN_ROW, **{f'{t}: {label}': gain_text(got['kd_minus_ce'][t][m])
                                            for t in (*TASKS, 'both') for m, label in AGREEMENT.items()
                                            if got['kd_minus_ce'][t][m]['value'] is not None}})
+    if got.get('chance'):  # runs from before the chance level was kept have no such row
+        rows.append({'model': CHANCE_ROW, **{f'{t}: {label}': f"{got['chance'][m]:.3f}" for t in (*TASKS, 'both')
+                                            for m, label in AGREEMENT.items()}})
     return pd.DataFrame(rows).set_index('model').rename_axis(None).fillna('n/a')
 
 # %% ../nbs/08_reports.ipynb #1c61ed8c
