@@ -67,7 +67,8 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
         existing = RunFiles(claim_run_dir(run_dir)).config  # refuses a folder that is not a run's
-        if existing.is_file() and (changed := config_differences(follow_folder(load_config(existing), run_dir), cfg)):
+        changed = config_differences(follow_folder(load_config(existing), run_dir), cfg) if existing.is_file() else []
+        if changed := [k for k in changed if not k.startswith('launcher.')]:  # how the batch runs may change
             raise TrainingError(f"{existing} already holds a different config ({', '.join(changed)}); "
                                 "choose another --log-root")
         if not existing.is_file(): save_config(cfg, existing)

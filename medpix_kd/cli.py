@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, shlex, sys, time, traceback, warnings
 from pathlib import Path
 from accelerate import PartialState
-from .config import ConfigError, explain_error, load_config, preset_for, text_table
+from .config import LAUNCHERS, ConfigError, explain_error, load_config, preset_for, text_table
 from .files import RunFiles, atomic_write
 from .data import data_root, format_summary
 from .backbones import input_specs
@@ -16,15 +16,16 @@ from .metrics import HEADLINE
 from .results import GAIN_ROW, results_table
 from .run_folder import check_output_file, is_run_folder
 from .train import train
-from .batch import SWAPS, execute_batch, plan_batch
+from .batch import SWAPS, execute_batch, plan_batch, render_report, report_complete
+from .sweep import batch_status, dry_run, launch, summarize
 from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
-__all__ = ['BENCH_PRESET', 'SUBCOMMANDS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run', 'batch_overrides',
-           'parse_seeds', 'report_batch', 'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table',
-           'is_predictions_csv', 'check_texts', 'model_card_line', 'cmd_predict', 'cmd_export', 'cmd_convert',
-           'build_parser', 'main']
+__all__ = ['LAUNCHER_FLAGS', 'BENCH_PRESET', 'SUBCOMMANDS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run',
+           'batch_overrides', 'parse_seeds', 'report_batch', 'status_text', 'run_batch', 'cmd_batch', 'cmd_fetch',
+           'is_bench_report', 'cmd_bench', 'predictions_table', 'is_predictions_csv', 'check_texts', 'model_card_line',
+           'cmd_predict', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser, default_preset: str = 'demo'):
@@ -79,16 +80,23 @@ def cmd_run(args) -> int:
                               "leave out --resume and --overwrite")
         root = cfg['logging']['log_dir']
         plans = plan_batch(cfg, ['original'], root, seeds=parse_seeds(args.seeds))
-        return report_batch(execute_batch(plans, root, kernel=args.kernel), root)
+        return run_batch(plans, root, args.kernel)
     results = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if not PartialState().is_main_process: return 0  # under a launcher, one process reports
     p = results['params']
     print(format_results(results))
     print(f"parameters: teacher {p['teacher']['total']:,}, student {p['student']['total']:,}; "
           f"wall time {results['timings'].get('total_s', 0):.1f} s; outputs in {cfg['logging']['log_dir']}")
+    if args.report:  # the run notebook on the finished run: what a batch renders for each of its runs
+        log_dir = Path(cfg['logging']['log_dir'])
+        html = RunFiles(log_dir).report_html if report_complete(log_dir) else render_report(log_dir, args.kernel)
+        print(f"report: {html}")
     return 0
 
 # %% ../nbs/10_cli.ipynb #cacc1459
+LAUNCHER_FLAGS = {'launcher': 'type', 'partition': 'partition', 'account': 'account', 'time': 'time_min',
+                  'gpus': 'gpus', 'cpus': 'cpus', 'mem': 'mem_gb', 'max_parallel': 'max_parallel'}
+
 def batch_overrides(args) -> list:
     "The `--set` overrides a batch applies to every run, with its shortcut flags spelled out."
     out = list(args.overrides)
@@ -96,6 +104,8 @@ def batch_overrides(args) -> list:
                                         f'training.student_epochs={args.epochs}']
     if args.batch_size is not None: out.append(f'data.batch_size={args.batch_size}')
     if args.device is not None: out.append(f'device={args.device}')
+    for flag, key in LAUNCHER_FLAGS.items():  # --launcher slurm --partition gpu ...: the launcher section
+        if (value := getattr(args, flag)) is not None: out.append(f'launcher.{key}={value}')
     return out
 
 # %% ../nbs/10_cli.ipynb #5f680843
@@ -117,18 +127,44 @@ def report_batch(records: list, root) -> int:
     print(f"summary: {RunFiles(root).summary_html} ({finished} of {len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 
+def status_text(status) -> str:
+    "The batch status (`sweep.batch_status`) as a plain-text table."
+    shown = ['run', 'status', 'job', 'detail']
+    return text_table([shown, *status[shown].astype(str).values.tolist()])
+
+def run_batch(plans: dict, root, kernel: str = 'python3') -> int:
+    "Run the planned batch as its `launcher.type` says: in turn in this process, or as submitit jobs; the exit code."
+    kind = next(iter(plans.values()))['launcher']['type']
+    if kind == 'sequential': return report_batch(execute_batch(plans, root, kernel=kernel), root)
+    status = launch(plans, root, kernel)
+    print(status_text(status))
+    if kind == 'slurm':
+        print(f"submitted to Slurm; `medpix-kd batch --summarize {root}` says where the batch stands")
+        return 0
+    return report_batch(status.to_dict('records'), root)
+
 # %% ../nbs/10_cli.ipynb #77bb9cff
 def cmd_batch(args) -> int:
     "Write one config per run and, with `--execute`, train each in turn."
+    if args.summarize:  # where a batch stands, at any time
+        status = summarize(args.summarize, args.kernel)
+        print(status_text(status))
+        return report_batch(status.to_dict('records'), args.summarize)
     base = load_config(args.base, preset=preset_for(args.preset, args.base))
     runs = [r.strip() for r in args.runs.split(',') if r.strip()]
     root = args.log_root or base['logging']['log_dir']
     split = lambda text: [x.strip() for x in text.split(',') if x.strip()] if text else None
     plans = plan_batch(base, runs, root, batch_overrides(args), split(args.losses), split(args.fusions),
                        parse_seeds(args.seeds))
+    kind = next(iter(plans.values()))['launcher']['type']
+    if args.dry_run:
+        if kind == 'sequential':
+            raise ConfigError("--dry-run shows what --launcher local or slurm would submit; add one of them")
+        print(dry_run(plans, root, args.kernel))
+        return 0
     for name, cfg in plans.items(): print(f"{name}: {cfg['logging']['log_dir']}/config.yaml")
-    if not args.execute: return 0
-    return report_batch(execute_batch(plans, root, kernel=args.kernel), root)
+    if not args.execute and kind == 'sequential': return 0
+    return run_batch(plans, root, args.kernel)
 
 # %% ../nbs/10_cli.ipynb #8bca3574
 def cmd_fetch(args) -> int:
@@ -281,7 +317,9 @@ def _add_run(sub):
     folders = 'run_original_s<seed>/ in logging.log_dir'
     p.add_argument('--seeds', help='comma-separated seeds, e.g. 0,1,2: '
                                    f'one run per seed ({folders}), each with its report, then a summary over seeds')
-    p.add_argument('--kernel', default='python3', help='Jupyter kernel for the reports of --seeds runs')
+    p.add_argument('--report', action='store_true',
+                   help="also render the run's report (report.ipynb and report.html in its folder) with papermill")
+    p.add_argument('--kernel', default='python3', help='Jupyter kernel for the reports (--report, --seeds)')
     p.set_defaults(func=cmd_run)
 
 # %% ../nbs/10_cli.ipynb #4a494a02
@@ -304,6 +342,21 @@ def _add_batch(sub):
     p.add_argument('--device', help='device for every run')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override for every run (repeatable)')
+    p.add_argument('--launcher', choices=LAUNCHERS,
+                   help="sequential: in turn in this process (with --execute); local or slurm: one submitit job per "
+                        "run, submitted at once, teachers first (default: the config's launcher.type)")
+    p.add_argument('--partition', help='Slurm partition of the jobs')
+    p.add_argument('--account', help='Slurm account of the jobs')
+    p.add_argument('--time', type=int, metavar='MINUTES', help='time limit of each job, in minutes')
+    p.add_argument('--gpus', type=int, help='GPUs per job')
+    p.add_argument('--cpus', type=int, help="CPUs per job (and its torch threads)")
+    p.add_argument('--mem', type=float, metavar='GB', help='memory per job, in GB')
+    p.add_argument('--max-parallel', type=int, metavar='N', help='jobs at once with --launcher local')
+    p.add_argument('--dry-run', action='store_true',
+                   help='print what --launcher local or slurm would submit (the sbatch scripts), submit nothing')
+    p.add_argument('--summarize', metavar='LOG_ROOT',
+                   help="say which runs of the batch in LOG_ROOT are pending, running, failed or finished, and "
+                        "write its summary (nothing else is done)")
     p.add_argument('--debug', action='store_true', help='show full tracebacks')
     p.set_defaults(func=cmd_batch)
 

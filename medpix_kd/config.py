@@ -13,10 +13,11 @@ from .files import atomic_write
 
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
-           'LOSS_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX', 'PRESETS', 'MedpixError',
-           'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults', 'augments', 'config_docs',
-           'text_table', 'check_value', 'did_you_mean', 'loss_default', 'safe_yaml', 'parse_override', 'get_preset',
-           'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config', 'config_differences']
+           'LOSS_KEYS', 'LAUNCHERS', 'LAUNCHER_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX',
+           'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults',
+           'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean', 'loss_default', 'safe_yaml',
+           'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config',
+           'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -183,6 +184,25 @@ LOSS_KEYS = {
         "MMD Gaussian bandwidths, as multiples of the mean squared distance in the batch", item=float),
 }
 
+# %% ../nbs/00_config.ipynb #ef720cf0
+LAUNCHERS = ('sequential', 'local', 'slurm')
+
+LAUNCHER_KEYS = {
+    'type': Key('sequential', str, "how a batch runs its runs: one after another in this process (`sequential`), "
+                "or one submitit job per run on this machine (`local`) or on a Slurm cluster (`slurm`)",
+                choices=LAUNCHERS),
+    'partition': Key(None, str, "Slurm partition of the jobs", nullable=True),
+    'account': Key(None, str, "Slurm account the jobs are charged to", nullable=True),
+    'time_min': Key(240, int, "time limit of each job, in minutes (a job past it is stopped; submit again to resume)",
+                    low=1),
+    'gpus': Key(0, int, "GPUs per job", low=0, high=64),
+    'cpus': Key(None, int, "CPUs per job, and the job's torch threads (OMP_NUM_THREADS); default: the scheduler's",
+                low=1, nullable=True),
+    'mem_gb': Key(None, float, "memory per job, in GB (default: the scheduler's)", low=0.1, nullable=True),
+    'max_parallel': Key(None, int, "jobs running at once with the `local` launcher (default: all that are ready)",
+                        low=1, nullable=True),
+}
+
 # %% ../nbs/00_config.ipynb #2e78efc9
 SCHEMA = {
     'data': DATA_KEYS,
@@ -203,6 +223,7 @@ SCHEMA = {
     },
     'fusion': FUSION_KEYS,
     'loss': LOSS_KEYS,
+    'launcher': LAUNCHER_KEYS,
     'device': Key('auto', str, "`auto` (CUDA if present, else CPU), `cpu`, `cuda`, `cuda:N` or `mps`"),
     'seed': Key(42, int, "seed of every random number generator of the run", low=0, high=2**32 - 1),
 }

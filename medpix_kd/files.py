@@ -97,6 +97,8 @@ class RunFiles:
     # what a batch writes in its root
     batch = property(lambda self: self.folder/'batch.json', doc="the batch's runs and their states")
     latency = property(lambda self: self.folder/'latency.json', doc="the batch's students timed together")
+    jobs = property(lambda self: self.folder/'jobs.json', doc="the batch's submitted jobs: launcher, ids, outcomes")
+    job_logs = property(lambda self: self.folder/'jobs', doc="submitit's folder of job scripts and logs")
     summary = property(lambda self: self.folder/'summary.ipynb', doc="the batch's summary notebook")
     summary_html = property(lambda self: self.folder/'summary.html', doc="the batch's summary page")
     # one per model (`who`: a key of `MODEL_KEYS`) or per split and task
@@ -111,7 +113,8 @@ class RunFiles:
         return self.folder/f'confusion_{split}_{who}_{task}.npy'
 
 # %% ../nbs/00a_files.ipynb #2420f80b
-_NOT_OUTPUTS = ('marker', 'lock', 'holder', 'last', 'batch', 'summary', 'summary_html')  # whose folder; the batch's
+_NOT_OUTPUTS = ('marker', 'lock', 'holder', 'last',  # whose folder the run's is, and what a batch writes:
+                'batch', 'summary', 'summary_html', 'jobs', 'job_logs')
 
 def run_outputs() -> tuple:
     "Glob patterns of every file and folder a run writes in its folder (not a batch's own files), in `RunFiles` order."

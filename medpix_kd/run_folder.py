@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, csv, datetime, hashlib, importlib, json, math, os, shutil, socket, stat, sys
 from pathlib import Path
 from filelock import FileLock, Timeout
-from .config import MedpixError, config_differences, load_config, with_defaults
+from .config import LAUNCHER_KEYS, MedpixError, config_differences, load_config, with_defaults
 from .files import RunFiles, atomic_save, atomic_write, run_outputs, write_json
 
 # %% auto #0
@@ -259,7 +259,8 @@ def follow_folder(saved: dict, folder) -> dict:
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
 RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_batches', 'logging.latency_repeats',
-                     'data.num_workers', 'data.cache_dir', 'data.image_cache')
+                     'data.num_workers', 'data.cache_dir', 'data.image_cache',
+                     *(f'launcher.{k}' for k in LAUNCHER_KEYS))  # how a run is launched is not what it trains
 
 # %% ../nbs/06a_run_folder.ipynb #da6d9757
 def _check_resumable(log_dir: Path, cfg: dict):

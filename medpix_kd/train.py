@@ -358,6 +358,8 @@ def train(cfg: dict,
                 raise RunFileError(f"{path} is not a medpix_kd results file (no metrics, params or timings); {fix}")
             return results
         state = resumable_state(RunFiles(log_dir).last) if resume and run_state(log_dir) == 'unfinished' else None
+        if state and acc.is_main_process and (cfg['logging']['progress'] if progress is None else progress):
+            print(f"resuming {log_dir}: the {state['stage']} stage after its epoch {state['epoch']}", flush=True)
         return _run_stages(cfg, acc, log_dir, state, begin,
                            cfg['logging']['progress'] if progress is None else progress, on_step)
 
