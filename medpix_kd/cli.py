@@ -105,7 +105,7 @@ def batch_overrides(args) -> list:
     if args.batch_size is not None: out.append(f'data.batch_size={args.batch_size}')
     if args.device is not None: out.append(f'device={args.device}')
     for flag, key in LAUNCHER_FLAGS.items():  # --launcher slurm --partition gpu ...: the launcher section
-        if (value := getattr(args, flag)) is not None: out.append(f'launcher.{key}={value}')
+        if (value := getattr(args, flag, None)) is not None: out.append(f'launcher.{key}={value}')
     return out
 
 # %% ../nbs/10_cli.ipynb #5f680843
