@@ -146,8 +146,8 @@ def _ready(self: Sweep, name: str):
     entry, leader = self.entries[name], self.leaders[name]
     if is_done(self.plans[name]):
         entry.update(state='finished before, left as it is'); return None
-    if leader is None or is_done(self.plans[leader]): return []
     lead = self.entries.get(leader, {})
+    if leader is None or (is_done(self.plans[leader]) and lead.get('state') != 'submitted'): return []  # job ended
     if lead.get('state') == 'failed' or lead.get('state', '').startswith('not submitted'):
         entry.update(state='not submitted', error=f"its teacher's run {leader} did not finish; submit the batch again")
         self._say(name, entry['error']); return None
