@@ -226,7 +226,8 @@ def _state(run_dir: Path, launcher: str, entry: dict) -> tuple:
     if state in ('failed', 'not submitted'):
         why = entry.get('error', '')
         return 'failed', f"{why}; {stopped}" if why and run_state(run_dir) == 'unfinished' else why or stopped
-    if state and state.startswith('finished'): return 'failed', f"{stopped} (its report is missing)"
+    if state and state.startswith('finished'):
+        return 'failed', "its job ended well, but its results or report are gone since; submit the batch again"
     return ('failed', stopped) if run_state(run_dir) == 'unfinished' else ('pending', 'not submitted yet')
 
 def batch_status(log_root) -> pd.DataFrame:
@@ -248,7 +249,7 @@ def summarize(log_root, kernel: str = 'python3', render: bool = True) -> pd.Data
     if status.empty: raise ConfigError(f"{log_root} holds no batch: no run_<name>/config.yaml folders in it")
     records = [{'run': r.run, 'setting': r.setting, 'seed': int(r.seed), 'log_dir': r.log_dir,
                 'report': str(RunFiles(r.log_dir).report), 'status': r.status,
-                **({'error': r.detail} if r.status == 'failed' else {})} for r in status.itertuples()]
+                **({'error': r.detail} if r.status != 'finished' else {})} for r in status.itertuples()]
     write_json(records, RunFiles(log_root).batch)
     if render: render_batch_summary(log_root, kernel)
     return status
