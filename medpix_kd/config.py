@@ -195,7 +195,8 @@ LAUNCHER_KEYS = {
     'account': Key(None, str, "Slurm account the jobs are charged to", nullable=True),
     'time_min': Key(240, int, "time limit of each job, in minutes (a job past it is stopped; submit again to resume)",
                     low=1),
-    'gpus': Key(0, int, "GPUs per job", low=0, high=64),
+    'gpus': Key(0, int, "GPUs per job; a job sees only those (0: none, so it runs on the CPU; with `local`, "
+                "every job sees GPUs 0 to gpus-1 of this machine)", low=0, high=64),
     'cpus': Key(None, int, "CPUs per job, and the job's torch threads (OMP_NUM_THREADS); default: the scheduler's",
                 low=1, nullable=True),
     'mem_gb': Key(None, float, "memory per job, in GB (default: the scheduler's)", low=0.1, nullable=True),

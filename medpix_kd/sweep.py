@@ -94,7 +94,7 @@ def _executor(launcher: dict, folder):
     import submitit
     if launcher['type'] == 'slurm': return _slurm_executor(folder)
     executor = submitit.LocalExecutor(folder=Path(folder)/'%j')
-    executor.update_parameters(timeout_min=launcher['time_min'], gpus_per_node=launcher['gpus'])
+    executor.update_parameters(timeout_min=launcher['time_min'], gpus_per_node=launcher['gpus'], stderr_to_stdout=True)
     return executor
 
 # %% ../nbs/09b_sweep.ipynb #755d1912
