@@ -125,6 +125,13 @@ class Sweep:
         self._say(name, f"submitted as job {job.job_id}" + (f", after job {after[0]} ({leader})" if after else ''))
 
 # %% ../nbs/09b_sweep.ipynb #b7f7e8b3
+def _why(error, job) -> str:
+    "Why a job failed, in one line: the command's own failure, or the job's death without a result."
+    from submitit.core.utils import FailedJobError
+    if isinstance(error, FailedJobError): return str(error).strip().splitlines()[-1]  # run_job's RuntimeError
+    if error is None: return 'its job ended without finishing the run'
+    return f"its job ended without a result (killed, out of memory or past its time limit); log: {job.paths.stdout}"
+
 @patch
 def _ended(self: Sweep):
     "Note the jobs that ended since the last look."
@@ -135,8 +142,7 @@ def _ended(self: Sweep):
         except Exception as e: error = e  # killed: no result at all
         if error is None and is_done(self.plans[name]): entry.update(state='finished', ended=_now())
         else:
-            why = str(error).strip().splitlines()[-1] if error else 'it ended without finishing the run'
-            entry.update(state='failed', ended=_now(), error=why)
+            entry.update(state='failed', ended=_now(), error=_why(error, job))
         said = f" ({entry['error']})" if 'error' in entry else ''
         self._say(name, f"job {entry['job_id']} {entry['state']}{said}")
 
