@@ -205,12 +205,11 @@ def job_alive(launcher: str, job_id: str) -> bool | None:
     return bool(out.stdout.strip()) if out.returncode == 0 else False
 
 # %% ../nbs/09b_sweep.ipynb #73a64659
-def _latest_entries(log_root) -> tuple:
-    "The launcher and each run's entry of the latest submission that has it, from `jobs.json` ({} if none)."
+def _latest_entries(log_root) -> dict:
+    "Run name -> (launcher type, entry) of the latest submission in `jobs.json` that has the run ({} if none)."
     ledger = RunFiles(log_root).jobs
     subs = json.loads(ledger.read_text())['submissions'] if ledger.is_file() else []
-    latest = {name: (s['launcher']['type'], e) for s in subs for name, e in s['runs'].items()}
-    return latest
+    return {name: (s['launcher']['type'], e) for s in subs for name, e in s['runs'].items()}
 
 def _run_names(log_root) -> list:
     "The runs of the batch in `log_root`: its `run_<name>/` folders with a config."
