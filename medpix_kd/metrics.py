@@ -12,8 +12,8 @@ from .data import LOCATIONS, MODALITIES
 from .files import MODEL_KEYS
 
 # %% auto #0
-__all__ = ['TASKS', 'HEADLINE', 'MODELS', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion', 'as_score',
-           'side', 'synchronize', 'timed_in_turn', 'latency_table']
+__all__ = ['TASKS', 'HEADLINE', 'PROBE', 'MODELS', 'task_metrics', 'metric_name', 'measures', 'model_metrics', 'confusion',
+           'as_score', 'side', 'synchronize', 'timed_in_turn', 'latency_table']
 
 # %% ../nbs/06_metrics.ipynb #e4573d58
 TASKS = {'modality': MODALITIES, 'location': LOCATIONS}
@@ -72,12 +72,14 @@ HEADLINE = {'modality_accuracy': 'modality acc.', 'location_accuracy': 'location
             'joint_accuracy': 'joint acc.', 'mean_macro_f1': 'mean macro-F1'}
 
 # %% ../nbs/06_metrics.ipynb #7aa5045a
-MODELS = dict(zip(MODEL_KEYS, ('teacher', 'student (KD)', 'student (ce only)')))  # display names
+PROBE = 'probe'  # the linear probe of the teacher's frozen towers (`07_probe`): figures, no weights of its own
+MODELS = dict(zip(MODEL_KEYS, ('teacher', 'student (KD)', 'student (ce only)'))) | {
+    PROBE: "linear probe (teacher's frozen towers)"}  # display names
 
 # %% ../nbs/06_metrics.ipynb #e8045277
 def side(model: str) -> str:
     "The config side of run model `model`: 'teacher', or 'student' (for 'student' and the `ce` baseline 'student_ce')."
-    if model not in MODELS: raise ValueError(f"model {model!r}: expected one of {', '.join(MODELS)}")
+    if model not in MODEL_KEYS: raise ValueError(f"model {model!r}: expected one of {', '.join(MODEL_KEYS)}")
     return 'teacher' if model == 'teacher' else 'student'
 
 # %% ../nbs/06_metrics.ipynb #2eb23870

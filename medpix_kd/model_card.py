@@ -10,7 +10,7 @@ from .backbones import BACKBONES
 from .config import with_defaults
 from .files import RunFiles, atomic_write
 from .data import LEAKY_FIELDS
-from .metrics import MODELS, TASKS
+from .metrics import MODELS, PROBE, TASKS
 from .results import evaluated, results_table
 from .intervals import with_interval
 from .run_folder import read_json
@@ -76,12 +76,13 @@ def card_models(log_dir: Path, res: dict, cfg: dict) -> list:
     size_head = 'checkpoint (MiB; frozen pretrained backbones not stored)'
     rows = [['model', 'vision', 'text', 'fusion', 'parameters', size_head]]
     for who in evaluated(res):
-        tower, ckpt = cfg['teacher' if who == 'teacher' else 'student'], RunFiles(log_dir).best(who)
-        size = ckpt.stat().st_size / 2**20 if ckpt.is_file() else float('nan')
+        tower, ckpt = cfg['student' if who.startswith('student') else 'teacher'], RunFiles(log_dir).best(who)
+        size = f'{ckpt.stat().st_size / 2**20:.1f}' if ckpt.is_file() else '–'
         params = res['params'].get(who, res['params']['student'])['total']
+        fusion = ('logistic regression per task on the pooled features' if who == PROBE
+                  else f"{cfg['fusion']['type']} x{tower['fusion_layers']}")
         rows.append([MODELS[who], f"`{tower['vision']}` @ {tower['image_size'] or 'its'} px",
-                     f"`{tower['text']}`, {tower['max_length']} tokens",
-                     f"{cfg['fusion']['type']} x{tower['fusion_layers']}", f"{params:,}", f'{size:.1f}'])
+                     f"`{tower['text']}`, {tower['max_length']} tokens", fusion, f"{params:,}", size])
     return ["## Models", "", markdown_table(rows), ""]
 
 # %% ../nbs/06e_model_card.ipynb #02a2c72b

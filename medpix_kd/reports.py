@@ -26,9 +26,10 @@ from .files import RunFiles
 # %% auto #0
 __all__ = ['STYLE', 'LINE_STYLES', 'CHANCE_ROW', 'read_run', 'run_models', 'class_label', 'class_counts', 'stratified_picks',
            'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup',
-           'comparison_table', 'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line', 'headline',
-           'summary_box', 'provenance_table', 'config_changes', 'config_details', 'calibration_table',
-           'reliability_diagrams', 'contribution_table', 'agreement_table', 'explanation_strip', 'or_note']
+           'comparison_table', 'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line',
+           'unk_words', 'headline', 'summary_box', 'provenance_table', 'config_changes', 'config_details',
+           'calibration_table', 'reliability_diagrams', 'contribution_table', 'agreement_table', 'explanation_strip',
+           'or_note']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -43,7 +44,8 @@ def read_run(log_dir) -> dict:
 # %% ../nbs/08_reports.ipynb #48aaf670
 STYLE = {'teacher': dict(color='tab:blue', marker='o', ls='-'),
          'student': dict(color='tab:orange', marker='s', ls='--'),
-         'student_ce': dict(color='tab:gray', marker='^', ls=':')}
+         'student_ce': dict(color='tab:gray', marker='^', ls=':'),
+         'probe': dict(color='tab:green', marker='D', ls='-.')}
 
 def run_models(log_dir) -> list:
     "The models the run in `log_dir` evaluated, in report order: teacher, student and the `ce` student if it has one."
@@ -260,8 +262,10 @@ def summary_table(res: dict) -> pd.DataFrame:
     lat = res.get('latency_ms') or {}
     for who in evaluated(res):
         ms = lat.get(f'{who}_ms_per_sample_batch1')
+        # runs before provenance kept no ce count: the same model as the student; the probe is timed by nobody
         table.loc[MODELS[who], 'parameters'] = f"{res['params'].get(who, res['params']['student'])['total']:,}"
-        table.loc[MODELS[who], 'ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else f"as {MODELS['student']}"
+        same = f"as {MODELS['student']}" if who == 'student_ce' else '–'
+        table.loc[MODELS[who], 'ms/sample, batch 1'] = f'{ms:.2f}' if ms is not None else same
     agree = res.get('attribution_agreement') or {}
     column, c = 'reasons: image map vs teacher (ρ)', lambda c: with_interval(c['value'], (c['low'], c['high']))
     for who, by in (agree.get('test') or {}).items():  # both tasks' mean, as `agreement_table` has it per task
@@ -282,7 +286,15 @@ def data_line(res: dict) -> str:
         shapes = 'drawn shapes and template texts in the MedPix 2.0 layout, not MedPix'
         return (f"<b>Data: synthetic demo data</b> ({shapes}): "
                 f"these figures show that the pipeline works, not how well a model reads medical images{size}.")
-    return f"Data: MedPix 2.0 at <code>{html.escape(str(data.get('root', cfg['data']['root'])))}</code>{size}."
+    root = html.escape(str(data.get('root', cfg['data']['root'])))
+    return f"Data: MedPix 2.0 at <code>{root}</code>{size}.{unk_words(data)}"
+
+def unk_words(data: dict) -> str:
+    "A sentence on the share of `[UNK]` word pieces per side and split (`train.data_facts`), or '' without them."
+    shares = data.get('unk_share') or {}
+    said = '; '.join(f"{who} " + ' / '.join(f'{v:.2%}' for v in by.values()) for who, by in shares.items())
+    splits = ' / '.join(next(iter(shares.values()), {}))
+    return f" Word pieces read as [UNK] ({splits}): {said}." if shares else ''
 
 # %% ../nbs/08_reports.ipynb #f83cd19d
 def headline(res: dict) -> str:

@@ -13,7 +13,7 @@ from .config import augments, load_config, save_config, with_defaults
 from .data import build_datasets, data_root, is_synthetic
 from .model_card import write_model_card
 from .predict import write_portable
-from .backbones import input_specs, tokenizer_dir
+from .backbones import input_specs, tokenizer_dir, unk_share
 from .models import VIEWS, alone_way, build_model, memoize_frozen, param_counts, without_memos
 from .losses import CELoss, LOGIT_KEYS, loss_from_config, materialize_on_batch
 import pandas as pd
@@ -30,12 +30,13 @@ from .run_folder import (RunFileError, RunLock, claim_run_dir, load_checkpoint, 
 from .files import RunFiles, atomic_write, write_csv, write_json
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
-                              resume_stage, run_history, steps_per_epoch, write_metrics)
+                              resume_stage, rng_state, run_history, set_rng_state, steps_per_epoch, write_metrics)
+from .probe import linear_probe
 
 # %% auto #0
 __all__ = ['BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen',
-           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'teacher_stage',
-           'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
+           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'probe_stage',
+           'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
            'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'followed_teacher',
            'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
@@ -130,11 +131,20 @@ def new_teacher_stage(run: Run, teacher) -> Stage:
     return new_stage(run.cfg, run.accelerator, 'teacher', teacher, CELoss().materialize(None),
                      steps_per_epoch(run))
 
+# %% ../nbs/07_train.ipynb #434fe1b4
+def probe_stage(run: Run, teacher):
+    "Fit `run.probe`, the linear probe of the untrained `teacher`'s pretrained towers, leaving the RNGs as they were."
+    start, rngs = time.perf_counter(), rng_state()
+    run.probe = linear_probe(run, teacher, 'teacher')
+    set_rng_state(rngs)
+    run.timings['probe_s'] = time.perf_counter() - start
+
 # %% ../nbs/07_train.ipynb #89a52498
 def teacher_stage(run: Run, tokenizer, state=None):
     "The best teacher of this run, trained here or loaded, frozen on the run's device."
     cfg, acc = run.cfg, run.accelerator
     teacher = build_stage_model(cfg, 'teacher', tokenizer, run.memos)
+    probe_stage(run, teacher)  # on the pretrained towers, before they train
     if cfg['teacher']['checkpoint']:
         # the run folder stays complete; the file stored once
         if run.main: adopt_teacher(run.log_dir, cfg['teacher']['checkpoint'])
@@ -222,11 +232,16 @@ def baseline_stage(run: Run, tokenizer, state=None):
     return model
 
 # %% ../nbs/07_train.ipynb #f4a63eba
-def final_evaluation(run: Run, models: dict) -> tuple:
+def final_evaluation(run: Run, models: dict,
+                     fitted: dict = None) -> tuple:  # split -> name -> task -> logits of models fitted elsewhere
     "Dev and test metrics and predictions of each of `models` (name -> model), also written with confusion matrices."
     metrics, frames = {}, {}
     for split in ('dev', 'test'):
         split_logits = {}
+        for who, by_task in ((fitted or {}).get(split) or {}).items():  # the probe: figures, no confusion files
+            labels = {t: np.array([getattr(r, t) for r in run.datasets[split].records]) for t in TASKS}
+            split_logits[who] = {t: torch.as_tensor(v) for t, v in by_task.items()}
+            metrics.update(model_metrics(split, who, labels, split_logits[who]))
         for who, model in models.items():
             loader = run.loader(split, sides=(side(who),))
             labels, split_logits[who] = predict(model, loader, side(who), run.accelerator)
@@ -251,6 +266,9 @@ def uncertainty(frames: dict) -> dict:
     if 'student_ce' in frame_models(test):
         out['kd_gain_interval'] = {metric_name('test', m): c
                                    for m, c in paired_gain(test, n=n, seed=BOOTSTRAP['seed']).items()}
+    if 'probe' in frame_models(test):  # what training the teacher added to its frozen towers
+        out['teacher_minus_probe'] = {metric_name('test', m): c for m, c in
+                                      paired_gain(test, 'teacher', 'probe', n=n, seed=BOOTSTRAP['seed']).items()}
     return out
 
 # %% ../nbs/07_train.ipynb #f4f5d1b7
@@ -277,13 +295,15 @@ def modality_contribution(run: Run, models: dict, test: pd.DataFrame) -> dict:
 MODALITY_WORDS = re.compile(r'\b(CT|CTA|MRI?|MRA|T1|T2|FLAIR|DWI|ADC|computed tomography|magnetic resonance)\b', re.I)
 
 def data_facts(cfg: dict, datasets: dict) -> dict:
-    "A run's data: its folder, whether synthetic, images and cases per split, the share of texts naming the modality."
+    "A run's data: folder, synthetic or not, images and cases per split, texts naming the modality, [UNK] shares."
     train_texts = [r.text for r in datasets['train'].records]
     naming = sum(bool(MODALITY_WORDS.search(t)) for t in train_texts) / max(len(train_texts), 1)
     return {'root': str(data_root(cfg)), 'synthetic': is_synthetic(data_root(cfg)),
             'images': {s: len(d) for s, d in datasets.items()},
             'cases': {s: len({r.case_id for r in d.records}) for s, d in datasets.items()},
-            'texts_naming_modality': round(naming, 4)}
+            'texts_naming_modality': round(naming, 4),
+            'unk_share': {who: {s: round(unk_share(d.specs[who].tokenizer, [r.text for r in d.records]), 6)
+                                for s, d in datasets.items()} for who in ('teacher', 'student')}}
 
 # %% ../nbs/07_train.ipynb #f2e6c959
 def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
@@ -395,9 +415,10 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     student.load_saved_state(load_checkpoint(RunFiles(run.log_dir).best('student'),
                                             'train the run again')['state_dict'])
     models = {'teacher': teacher, 'student': student} | ({'student_ce': baseline} if baseline is not None else {})
-    metrics, frames = final_evaluation(run, models)
+    probe = run.probe or {}
+    metrics, frames = final_evaluation(run, models, {s: {'probe': probe['logits'][s]} for s in probe.get('logits', {})})
     start = time.perf_counter()
-    calibration = calibrate(frames, BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level'])
+    calibration = calibrate(frames, BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level'], models=list(models))
     contribution = modality_contribution(run, models, frames['test'])
     run.timings['calibration_s'] = time.perf_counter() - start
     start, agreement = time.perf_counter(), None
@@ -420,7 +441,8 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     stages = run.finished | {'student': stage.history}
     results = {'config': cfg,
                'hyperparameters': {k: cfg['training'][k] for k in cfg['training']} | {'loss': cfg['loss']},
-               'params': {who: param_counts(m) for who, m in models.items()},
+               'params': {who: param_counts(m) for who, m in models.items()}
+                         | ({'probe': {'total': probe['parameters']}} if 'parameters' in probe else {}),
                'best_epoch': {name: best_epoch(rows, cfg) for name, rows in stages.items()},
                'timings': run.timings, 'latency_ms': latency['median'], 'latency_iqr_ms': latency['iqr'],
                'latency_setup': {'calls': latency['calls'], 'threads': torch.get_num_threads(),
@@ -428,6 +450,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'device': str(acc.device),
                'processes': acc.num_processes, 'mixed_precision': acc.mixed_precision,
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
+               'probe': {k: v for k, v in probe.items() if k != 'logits'},
                'calibration': calibration, 'modality_contribution': contribution, 'attribution_agreement': agreement,
                'provenance': provenance() | {'data': data_facts(cfg, run.datasets)}
                              | ({'teacher_source': teacher_source} if teacher_source else {}),
