@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from .config import MedpixError, did_you_mean
-from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_records
+from .data import IMAGENET_MEAN, IMAGENET_STD, InputSpec, data_root, load_records, records_of
 from .efficientnet_lite import LITE_MEAN, LITE_PACKAGES, LITE_STD, load_lite
 from .files import RunFiles
 
@@ -433,7 +433,7 @@ def tokenizer_dir(run_dir, who: str) -> Path:
 # %% ../nbs/02_backbones.ipynb #93c473c4
 def input_specs(cfg: dict) -> tuple:
     "The teacher's and the student's `InputSpec`s; a side whose text backbone matches the other's shares its tokenizer."
-    texts = [r.text for r in load_records(data_root(cfg), 'train', cfg['data']['text_fields'])]
+    texts = [r.text for r in records_of(cfg, 'train')]  # a fold's own training texts under cross-validation
     checkpoint = cfg['teacher'].get('checkpoint')
     saved = tokenizer_dir(Path(checkpoint).parent, 'teacher') if checkpoint else None
     teacher = input_spec(cfg['teacher'], texts, load_tokenizer(saved) if saved and saved.is_dir() else None)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
 from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state
+from .data import check_fold_count
 from .files import RunFiles, write_json
 
 # %% auto #0
@@ -39,11 +40,14 @@ def teacher_key(cfg: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in flat_config(cfg).items() if k.startswith(TEACHER_SETTINGS)))
 
 # %% ../nbs/09_batch.ipynb #f51b2acc
-def run_names(runs, losses=None, fusions=None, seeds=None) -> list:
-    "(name, swap, loss, fusion, seed) for every run of the grid; loss, fusion and seed are None where not varied."
-    grid = itertools.product(runs, losses or [None], fusions or [None], seeds or [None])
-    return [('_'.join([swap] + [x for x in (loss, fusion) if x]) + (f'_s{seed}' if seed is not None else ''),
-             swap, loss, fusion, seed) for swap, loss, fusion, seed in grid]
+def run_names(runs, losses=None, fusions=None, seeds=None,
+              folds: int = None) -> list:  # K: every run once per fold of a K-fold cross-validation
+    "(name, swap, loss, fusion, seed, fold) for every run of the grid; loss ... fold are None where not varied."
+    grid = itertools.product(runs, losses or [None], fusions or [None], range(folds) if folds else [None],
+                             seeds or [None])
+    return [('_'.join([swap] + [x for x in (loss, fusion) if x]) + (f'_f{fold}' if fold is not None else '')
+             + (f'_s{seed}' if seed is not None else ''), swap, loss, fusion, seed, fold)
+            for swap, loss, fusion, fold, seed in grid]
 
 # %% ../nbs/09_batch.ipynb #840329d9
 def setting_of(name: str) -> str:
@@ -51,11 +55,15 @@ def setting_of(name: str) -> str:
     return re.sub(r'_s\d+$', '', name)
 
 # %% ../nbs/09_batch.ipynb #215d7531
-def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None, seeds=None) -> dict:
+def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None, seeds=None,
+               folds: int = None) -> dict:  # K: each run once per fold of a K-fold cross-validation by case
     "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher per teacher setting; name -> config."
     plans, leaders = {}, {}
-    for name, swap, loss, fusion, seed in run_names(runs, losses, fusions, seeds):
-        grid = {**({'loss.type': loss} if loss else {}), **({'fusion.type': fusion} if fusion else {})}
+    if folds is not None: check_fold_count(load_config(overrides={**flat_config(base),
+                                                                  **dict(parse_override(o) for o in overrides)}), folds)
+    for name, swap, loss, fusion, seed, fold in run_names(runs, losses, fusions, seeds, folds):
+        grid = {**({'loss.type': loss} if loss else {}), **({'fusion.type': fusion} if fusion else {}),
+                **({'data.folds': folds, 'data.fold': fold} if fold is not None else {})}
         cfg = load_config(overrides={**flat_config(swapped(base, swap)), **grid,
                                      **dict(parse_override(o) for o in overrides),
                                      **({'seed': seed} if seed is not None else {})})

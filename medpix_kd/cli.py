@@ -18,14 +18,15 @@ from .run_folder import check_output_file, is_run_folder
 from .train import train
 from .batch import SWAPS, execute_batch, plan_batch, render_report, report_complete
 from .sweep import batch_status, dry_run, launch, summarize
+from .summaries import fold_summary, fold_table, pool_of
 from .fetch import MEDPIX_URL, fetch_data
 from .bench import benchmark, format_report
 
 # %% auto #0
 __all__ = ['LAUNCHER_FLAGS', 'BENCH_PRESET', 'SUBCOMMANDS', 'config_from_args', 'cmd_data', 'format_results', 'cmd_run',
-           'batch_overrides', 'parse_seeds', 'report_batch', 'status_text', 'run_batch', 'cmd_batch', 'cmd_fetch',
-           'is_bench_report', 'cmd_bench', 'predictions_table', 'is_predictions_csv', 'check_texts', 'model_card_line',
-           'cmd_predict', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
+           'batch_overrides', 'parse_seeds', 'parse_folds', 'report_batch', 'status_text', 'run_batch', 'folds_text',
+           'cmd_batch', 'cmd_fetch', 'is_bench_report', 'cmd_bench', 'predictions_table', 'is_predictions_csv',
+           'check_texts', 'model_card_line', 'cmd_predict', 'cmd_export', 'cmd_convert', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #cb7ce203
 def _config_args(p: argparse.ArgumentParser, default_preset: str = 'demo'):
@@ -74,12 +75,13 @@ def format_results(results: dict) -> str:
 def cmd_run(args) -> int:
     "Train the teacher and the student of one config and print their results."
     cfg = config_from_args(args)
-    if args.seeds is not None:  # a one-setting batch: a run per seed under logging.log_dir, reports and a summary
+    if args.seeds is not None or args.folds is not None:  # a one-setting batch under logging.log_dir
+        flag = '--seeds' if args.seeds is not None else '--folds'
         if args.resume or args.overwrite:
-            raise ConfigError("--seeds runs a batch, which resumes its unfinished runs by itself; "
+            raise ConfigError(f"{flag} runs a batch, which resumes its unfinished runs by itself; "
                               "leave out --resume and --overwrite")
         root = cfg['logging']['log_dir']
-        plans = plan_batch(cfg, ['original'], root, seeds=parse_seeds(args.seeds))
+        plans = plan_batch(cfg, ['original'], root, seeds=parse_seeds(args.seeds), folds=parse_folds(args.folds))
         return run_batch(plans, root, args.kernel)
     results = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if not PartialState().is_main_process: return 0  # under a launcher, one process reports
@@ -120,10 +122,21 @@ def parse_seeds(text) -> list | None:
         raise ConfigError(f"--seeds {text!r}: {expected}")
     return seeds
 
+# %% ../nbs/10_cli.ipynb #f7229a18
+def parse_folds(text) -> int | None:
+    "The K of `--folds K`, or None without it."
+    if text is None: return None
+    try: folds = int(str(text).strip())
+    except ValueError: folds = None
+    if folds is None or folds < 2:
+        raise ConfigError(f"--folds {text!r}: expected a whole number of folds, at least 2 (e.g. 5)")
+    return folds
+
 # %% ../nbs/10_cli.ipynb #9e36b8e3
 def report_batch(records: list, root) -> int:
     "Print where the batch's summary is and how many runs finished; the exit code."
     finished = sum(r['status'] == 'finished' for r in records)
+    if any(pool_of(r['run']) for r in records) and finished: print(folds_text(root))
     print(f"summary: {RunFiles(root).summary_html} ({finished} of {len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 
@@ -143,6 +156,14 @@ def run_batch(plans: dict, root, kernel: str = 'python3') -> int:
         return 0
     return report_batch(status.to_dict('records'), root)
 
+# %% ../nbs/10_cli.ipynb #656be841
+def folds_text(root) -> str:
+    "The out-of-fold table of the batch in `root` (`summaries.fold_summary`) as plain text, with what it shows."
+    table = fold_table(fold_summary(root))
+    return ("out-of-fold test figures over all images of the folds (95% case-bootstrap intervals; "
+            "gain over ce: paired)\n" + text_table([['model', *table.columns],
+                                                      *[[i, *r] for i, r in zip(table.index, table.values.tolist())]]))
+
 # %% ../nbs/10_cli.ipynb #77bb9cff
 def cmd_batch(args) -> int:
     "Write one config per run and, with `--execute`, train each in turn."
@@ -155,7 +176,7 @@ def cmd_batch(args) -> int:
     root = args.log_root or base['logging']['log_dir']
     split = lambda text: [x.strip() for x in text.split(',') if x.strip()] if text else None
     plans = plan_batch(base, runs, root, batch_overrides(args), split(args.losses), split(args.fusions),
-                       parse_seeds(args.seeds))
+                       parse_seeds(args.seeds), parse_folds(args.folds))
     kind = next(iter(plans.values()))['launcher']['type']
     if args.dry_run:
         if kind == 'sequential':
@@ -317,6 +338,8 @@ def _add_run(sub):
     folders = 'run_original_s<seed>/ in logging.log_dir'
     p.add_argument('--seeds', help='comma-separated seeds, e.g. 0,1,2: '
                                    f'one run per seed ({folders}), each with its report, then a summary over seeds')
+    p.add_argument('--folds', help='K: a cross-validation by case, one run per fold (run_original_f<fold>/ in '
+                                   'logging.log_dir), each with its report, then out-of-fold figures over all images')
     p.add_argument('--report', action='store_true',
                    help="also render the run's report (report.ipynb and report.html in its folder) with papermill")
     p.add_argument('--kernel', default='python3', help='Jupyter kernel for the reports (--report, --seeds)')
@@ -332,6 +355,7 @@ def _add_batch(sub):
     p.add_argument('--losses', help='comma-separated losses: every run once per loss (e.g. ce,vanilla,rkd)')
     p.add_argument('--fusions', help='comma-separated fusions: every run once per fusion (e.g. simple,gated)')
     p.add_argument('--seeds', help='comma-separated seeds: every run once per seed, as <run>_s<seed> (e.g. 0,1,2)')
+    p.add_argument('--folds', help='K: every run once per fold of a K-fold cross-validation by case, as <run>_f<fold>')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel that executes the run notebooks')
     p.add_argument('--log-root',
                    help="folder for the runs' folders (default: the base config's logging.log_dir)")
@@ -470,7 +494,7 @@ def _resume_hint(argv) -> str:
 
 def _interrupted_hint(args, argv) -> str:
     "What to do after Ctrl-C: a single run continues with --resume; a batch (or --seeds) runs the same command again."
-    if args.command == 'batch' or (args.command == 'run' and args.seeds is not None):
+    if args.command == 'batch' or (args.command == 'run' and (args.seeds, args.folds) != (None, None)):
         again = 'medpix-kd ' + ' '.join(shlex.quote(a) for a in argv)
         return ('; finished runs are kept as they are, and every finished epoch is saved: '
                 f'run the same command again ({again}) to continue')

@@ -113,6 +113,11 @@ DATA_KEYS = {
     'augment': Key(False, bool,
         "random flips, shifts and intensity jitter on training images; "
         "a stage's own `teacher.augment` / `student.augment` overrides it unless null"),
+    'folds': Key(None, int,
+        "cross-validation by case: K folds of all images, grouped by case and stratified by modality x location; "
+        "the run tests on fold `data.fold` (`medpix-kd run --folds K` runs them all); null keeps the official split",
+        low=2, nullable=True),
+    'fold': Key(0, int, "with `data.folds`: the fold (0 to K-1) that is this run's test split", low=0),
 }
 
 # %% ../nbs/00_config.ipynb #764e6aed

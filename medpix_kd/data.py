@@ -17,12 +17,14 @@ from .config import MedpixError, text_table
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'IMAGENET_MEAN',
-           'IMAGENET_STD', 'SYNTHETIC_NAME', 'DEMO_CASES', 'short_name', 'DataError', 'MissingDataError', 'DataWarning',
-           'check_text_fields', 'compose_text', 'read_jsonl', 'Record', 'split_files', 'stratified_sample',
-           'load_records', 'make_synthetic_medpix', 'is_synthetic', 'letterbox', 'decode_image', 'check_images_exist',
-           'decode_images', 'tokenize_texts', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset',
-           'augmenting', 'format_summary', 'cache_root', 'data_root', 'check_split_overlap', 'build_datasets']
+__all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'LEAKY_FIELDS', 'SYNTHETIC_MARK', 'FOLD_SEED',
+           'DEV_PARTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SYNTHETIC_NAME', 'DEMO_CASES', 'short_name', 'DataError',
+           'MissingDataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record',
+           'split_files', 'stratified_sample', 'load_records', 'make_synthetic_medpix', 'is_synthetic', 'letterbox',
+           'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts', 'check_folds', 'grouped_part',
+           'fold_split', 'split_records', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset', 'augmenting',
+           'format_summary', 'cache_root', 'data_root', 'records_of', 'check_fold_count', 'check_split_overlap',
+           'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -413,6 +415,47 @@ def tokenize_texts(tokenizer, texts, max_length: int) -> dict:
                     return_tensors='pt')
     return {'input_ids': enc['input_ids'], 'attention_mask': enc['attention_mask']}
 
+# %% ../nbs/01_data.ipynb #b1cd689b
+FOLD_SEED = 0  # one partition per K for every run, whatever its seed: the folds of all settings are the same images
+DEV_PARTS = 9  # a fold's dev split: one ninth of its training cases, about the official share (197 of 1,850 images)
+
+def check_folds(folds: int, fold: int, records: list):
+    "A `DataError` unless fold `fold` of `folds` can be cut from `records`: 2 <= folds <= the fewest cases of a class."
+    if folds < 2: raise DataError(f"data.folds = {folds}: cross-validation needs at least 2 folds")
+    if not 0 <= fold < folds:
+        raise DataError(f"data.fold = {fold}: expected a fold from 0 to {folds - 1} (data.folds = {folds})")
+    for task, classes in (('modality', MODALITIES), ('location', LOCATIONS)):
+        for i, name in enumerate(classes):
+            n = len({r.case_id for r in records if getattr(r, task) == i})
+            if n < folds: raise DataError(f"data.folds = {folds}: the {task} class {name!r} has images in only {n} "
+                                          f"cases, so a fold would test without it; use at most {n} folds")
+
+# %% ../nbs/01_data.ipynb #b1686524
+def grouped_part(records: list, parts: int, which: int, seed: int = FOLD_SEED) -> tuple:
+    "(rest, part): part `which` of a `parts`-way split of `records` grouped by case, stratified by modality x location."
+    from sklearn.model_selection import StratifiedGroupKFold
+    strata = [r.modality * len(LOCATIONS) + r.location for r in records]
+    cut = StratifiedGroupKFold(parts, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # "the least populated class in y has only N members"
+        rest, part = list(cut.split(np.zeros((len(records), 1)), strata, [r.case_id for r in records]))[which]
+    return [records[i] for i in sorted(rest)], [records[i] for i in sorted(part)]
+
+def fold_split(records: list, folds: int, fold: int, seed: int = FOLD_SEED) -> dict:
+    "Train, dev and test `Record`s of fold `fold` of `folds`: the fold's cases test, a ninth of the others' dev."
+    check_folds(folds, fold, records)
+    rest, test = grouped_part(records, folds, fold, seed)
+    train, dev = grouped_part(rest, min(DEV_PARTS, len({r.case_id for r in rest})), 0, seed)
+    return {'train': train, 'dev': dev, 'test': test}
+
+# %% ../nbs/01_data.ipynb #ba981deb
+def split_records(root, split: str, text_fields=('caption',), limit: int = None, seed: int = 0,
+                  folds: int = None, fold: int = 0) -> list:
+    "The `Record`s of `split`: the official split's, or its part of fold `fold` of `folds` of all images; sampled."
+    if folds is None: return load_records(root, split, text_fields, limit, seed)
+    pooled = [r for s in SPLITS for r in load_records(root, s, text_fields)]
+    return stratified_sample(fold_split(pooled, folds, fold)[split], limit, seed=[seed, SPLITS.index(split)])
+
 # %% ../nbs/01_data.ipynb #60efb93a
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -469,10 +512,11 @@ class MedPixDataset(torch.utils.data.Dataset):
                  seed: int = 0,
                  augment: bool = False,       # random flips, shifts and intensity jitter, one draw per sample
                  cache_dir=None,              # on-disk image cache folder; None keeps decoded images in memory only
-                 progress: bool = True):      # progress bars while decoding
+                 progress: bool = True,       # progress bars while decoding
+                 folds: tuple = None):        # (K, fold): its part of fold `fold` of K; None: the official split
         self.root, self.split, self.augment = Path(root), split, augment
         self.specs = {'teacher': teacher, 'student': student}
-        self.records = load_records(root, split, text_fields, limit, seed)
+        self.records = split_records(root, split, text_fields, limit, seed, *(folds or (None, 0)))
         check_classes(self.records, split, limit)
         paths = [self.root/'images'/f'{r.image}.png' for r in self.records]
         self.pixels = {s: decode_images(paths, s, cache_dir, progress, f'descriptions_{split}.jsonl')
@@ -613,6 +657,18 @@ def data_root(cfg: dict) -> Path:
         except OSError: shutil.rmtree(partial, ignore_errors=True)  # another process finished first
     return target
 
+# %% ../nbs/01_data.ipynb #1e78143c
+def records_of(cfg: dict, split: str, limit: int = None) -> list:
+    "The `Record`s of `split` as the run of `cfg` reads it (official split or fold), sampled to `limit` if given."
+    d = cfg['data']
+    return split_records(data_root(cfg), split, d['text_fields'], limit, cfg['seed'], d['folds'], d['fold'])
+
+# %% ../nbs/01_data.ipynb #f77fb895
+def check_fold_count(cfg: dict, folds: int):
+    "A `DataError` unless all the images of the data of `cfg` can be cut into `folds` folds (see `check_folds`)."
+    fields = cfg['data']['text_fields']
+    check_folds(folds, 0, [r for s in SPLITS for r in load_records(data_root(cfg), s, fields)])
+
 # %% ../nbs/01_data.ipynb #81406d22
 def check_split_overlap(root):
     "A `DataError` if an image of MedPix at `root` is in two splits: a model would be evaluated on what it trained on."
@@ -636,4 +692,5 @@ def build_datasets(cfg: dict, teacher: InputSpec, student: InputSpec, splits=SPL
     check_split_overlap(root)
     images = cache_root(cfg)/'images' if data['image_cache'] == 'disk' else None
     return {split: MedPixDataset(root, split, teacher, student, data['text_fields'], data['limit'], cfg['seed'],
-                                 cache_dir=images, progress=progress) for split in splits}
+                                 cache_dir=images, progress=progress, folds=(data['folds'], data['fold']))
+            for split in splits}

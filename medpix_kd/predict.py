@@ -12,11 +12,11 @@ from PIL import Image
 from fastcore.basics import patch
 from .backbones import BACKBONES, load_tokenizer, lookup, tokenizer_dir
 from .config import ConfigError, MedpixError, flat_config, load_config, with_defaults
-from .files import RunFiles, package_version, atomic_write
+from .files import MODEL_KEYS, RunFiles, package_version, atomic_write
 from .data import (DataError, InputSpec, TEXT_FIELDS, _normalize, data_root, decode_image, letterbox, load_records,
                             tokenize_texts)
 from .intervals import frame_models, labels_of, predictions_frame, weighted_scores
-from .metrics import HEADLINE, MODELS, TASKS, metric_name, side
+from .metrics import HEADLINE, TASKS, metric_name, side
 from .run_folder import RunFileError, check_sha256, file_sha256, load_checkpoint, read_json
 from .files import write_json
 
@@ -88,7 +88,7 @@ def write_portable(run_dir, cfg: dict = None,
     if temperatures is None and RunFiles(run_dir).results.is_file():
         results = read_json(RunFiles(run_dir).results, 'train the run again')
         temperatures = (results.get('calibration') or {}).get('temperature') if isinstance(results, dict) else None
-    for model in MODELS:
+    for model in MODEL_KEYS:
         path = RunFiles(run_dir).best(model)
         if not path.is_file(): continue
         ckpt = load_checkpoint(path, 'train the run again to write it anew')
@@ -407,6 +407,9 @@ def check_against_run(df, run_dir, split: str, who: str, root) -> str:
     cfg = res.get('config') or {}
     if cfg.get('data', {}).get('limit'):
         return f"not checked: the run evaluated a sample of {split} (data.limit={cfg['data']['limit']})"
+    if cfg.get('data', {}).get('folds'):
+        fold = f"fold {cfg['data']['fold']} of {cfg['data']['folds']}"
+        return f"not checked: the run's {split} split is its part of {fold}, not the official split"
     if Path(data_root(cfg)).resolve() != Path(root).resolve():
         return f"not checked: the run was evaluated on {data_root(cfg)}, not {root}"
     mine = weighted_scores(np.ones(len(df)), labels_of(df), labels_of(df, who))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time, warnings
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -59,7 +60,8 @@ def fit_probe(x, y, x_dev, y_dev, n_classes: int, cs=PROBE_CS) -> tuple:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', ConvergenceWarning)  # the scores below say how well it fits
             clf.fit(x, y)
-        scores[c] = float(log_loss(y_dev, np.exp(probe_logits(clf, x_dev, n_classes)), labels=list(range(n_classes))))
+        prob = softmax(probe_logits(clf, x_dev, n_classes), axis=1)  # sums to one despite the unseen classes' floor
+        scores[c] = float(log_loss(y_dev, prob, labels=list(range(n_classes))))
         if best is None or scores[c] < scores[best[0]]: best = (c, clf)
     return best[1], best[0], scores
 

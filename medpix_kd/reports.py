@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import flat_config, load_config
-from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root
+from .data import LOCATIONS, MODALITIES, SPLITS, decode_image, load_records, data_root, records_of
 from .intervals import MEASURES, with_interval
 from .metrics import HEADLINE, MODELS, TASKS, measures, metric_name
 from .results import GAIN_ROW, evaluated, gain_text, results_table
@@ -61,7 +61,7 @@ def class_counts(cfg: dict) -> pd.DataFrame:
     "Samples per class and split (rows: `modality: CT`, ..., `location: Head`, ...; columns: splits)."
     counts = {}
     for split in SPLITS:
-        recs = load_records(data_root(cfg), split, cfg['data']['text_fields'], cfg['data']['limit'])
+        recs = records_of(cfg, split, cfg['data']['limit'])
         counts[split] = {**{f'modality: {m}': sum(r.modality == i for r in recs) for i, m in enumerate(MODALITIES)},
                          **{f'location: {l}': sum(r.location == i for r in recs) for i, l in enumerate(LOCATIONS)},
                          'total': len(recs)}
@@ -83,7 +83,7 @@ def stratified_picks(records: list, n: int) -> list:
 # %% ../nbs/08_reports.ipynb #26c04e3d
 def sample_images(cfg: dict, n: int = 6, split: str = 'train', size: int = 224, cols: int = 3):
     "A figure of `n` images of `split` (`stratified_picks`), each with its labels and the text the models read."
-    recs = stratified_picks(load_records(data_root(cfg), split, cfg['data']['text_fields']), n)
+    recs = stratified_picks(records_of(cfg, split), n)
     rows = -(-len(recs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 6.2 * rows), squeeze=False)
     for ax in axes.flat[len(recs):]: ax.axis('off')
@@ -456,7 +456,7 @@ def explanation_strip(cfg: dict, log_dir, n: int = 4, task: str = 'location'):
     "Test images (`stratified_picks`) with the teacher's and the student's image maps for `task`, and their top words."
     from medpix_kd.predict import Predictor, model_image
     from medpix_kd.explain import overlay
-    picks = stratified_picks(load_records(data_root(cfg), 'test', cfg['data']['text_fields'], cfg['data']['limit']), n)
+    picks = stratified_picks(records_of(cfg, 'test', cfg['data']['limit']), n)
     paths = [data_root(cfg)/'images'/f'{r.image}.png' for r in picks]
     fig, axes = plt.subplots(len(picks), 2, figsize=(7, 3.6 * len(picks)), squeeze=False)
     for col, who in enumerate(('teacher', 'student')):

@@ -4,20 +4,21 @@
 
 # %% ../nbs/08b_summaries.ipynb #0f782b07
 from __future__ import annotations
-import html, json
+import html, json, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .config import load_config
-from .intervals import differs, seed_summary
+from .intervals import bootstrap, differs, frame_models, labels_of, paired_gain, read_predictions, seed_summary
 from .metrics import HEADLINE, measures
 from .run_folder import read_json
 from .files import RunFiles
 
 # %% auto #0
-__all__ = ['BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS', 'batch_summary', 'summary_chart', 'batch_table', 'seed_stats', 'seed_table',
-           'seed_chart']
+__all__ = ['BATCH_COLUMNS', 'SHARED', 'SEED_COLUMNS', 'FOLD_MEASURES', 'REFERENCES', 'batch_summary', 'summary_chart',
+           'batch_table', 'seed_stats', 'seed_table', 'seed_chart', 'pool_of', 'fold_frames', 'fold_summary',
+           'fold_table', 'fold_chart']
 
 # %% ../nbs/08b_summaries.ipynb #0fafc158
 def _summary_row(rec: dict) -> dict:
@@ -191,5 +192,85 @@ def seed_chart(df: pd.DataFrame, key: str = 'student test mean_macro_f1'):
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08b_summaries.ipynb #1944b5b7
+def pool_of(name: str) -> str | None:
+    "The cross-validation pool of run `name` (its name without `_f<fold>`), or None for a run of no fold."
+    pool = re.sub(r'_f\d+(?=(_s\d+)?$)', '', name)
+    return pool if pool != name else None
+
+# %% ../nbs/08b_summaries.ipynb #626c74d9
+def fold_frames(batch_dir) -> dict:
+    "Pool -> its loss, folds, the folds finished, their test predictions stacked (or None) and wall time."
+    pools = {}
+    for rec in json.loads(RunFiles(batch_dir).batch.read_text()):
+        if (pool := pool_of(rec['run'])) is None: continue
+        cfg, files = load_config(RunFiles(rec['log_dir']).config), RunFiles(rec['log_dir'])
+        got = pools.setdefault(pool, {'loss': cfg['loss']['type'], 'folds': cfg['data']['folds'], 'finished': [],
+                                      'frames': [], 'wall_s': 0.0})
+        if rec['status'] == 'finished' and files.predictions('test').is_file():
+            got['finished'].append(cfg['data']['fold'])
+            got['frames'].append(read_predictions(files.predictions('test')))
+            got['wall_s'] += rec.get('wall_s') or json.loads(files.results.read_text())['timings']['total_s']
+    return {p: {k: v for k, v in g.items() if k != 'frames'}
+            | {'frame': pd.concat(g['frames'], ignore_index=True) if g['frames'] else None} for p, g in pools.items()}
+
+# %% ../nbs/08b_summaries.ipynb #2e9828c7
+FOLD_MEASURES = ('modality_accuracy', 'location_accuracy', 'joint_accuracy', 'mean_macro_f1')
+REFERENCES = {'teacher': 'teacher', 'student_ce': 'student (ce only)', 'probe': 'linear probe'}
+
+def _fold_row(df, who, label, got, n, seed) -> dict:
+    boot = bootstrap(df, models=[who], n=n, seed=seed)[who]
+    row = {'model': label, 'folds': f"{len(got['finished'])} of {got['folds']}", 'images': len(df),
+           'cases': df['case_id'].nunique()} | {m: boot[m] for m in FOLD_MEASURES}
+    if who == 'student' and 'student_ce' in frame_models(df):
+        gain = paired_gain(df, n=n, seed=seed)
+        row |= {f'gain over ce: {m}': gain[m] for m in ('mean_macro_f1', 'joint_accuracy')}
+    return row | {'wall time (s)': got['wall_s'] if who == 'student' else float('nan')}
+
+def fold_summary(batch_dir, n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    "Out-of-fold figures with case-bootstrap intervals: each pool's student, then the first pool's references."
+    pools = {p: g for p, g in fold_frames(batch_dir).items() if g['frame'] is not None}
+    rows = [_fold_row(g['frame'], 'student', f"student ({g['loss']}): {p}", g, n, seed) for p, g in pools.items()]
+    if pools:
+        first, got = next(iter(pools.items()))
+        rows += [_fold_row(got['frame'], who, f'{label}: {first}', got, n, seed)
+                 for who, label in REFERENCES.items() if who in frame_models(got['frame'])]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08b_summaries.ipynb #69c55d8e
+def _with_interval(c) -> str:
+    if not isinstance(c, dict): return '–'
+    signed = c.get('share_le_0') is not None
+    f = (lambda v: f'{v:+.3f}') if signed else (lambda v: f'{v:.3f}')
+    return f"{f(c['value'])} [{f(c['low'])}, {f(c['high'])}]"
+
+def fold_table(summary: pd.DataFrame) -> pd.DataFrame:
+    "The `fold_summary` as text: each figure with its 95% interval, wall time in minutes."
+    out = summary.set_index('model').rename_axis(None).copy()
+    for c in out.columns:
+        if out[c].map(lambda v: isinstance(v, dict)).any(): out[c] = out[c].map(_with_interval)
+    out['wall time (min)'] = out.pop('wall time (s)').map(lambda s: f'{s / 60:.1f}' if s == s else '–')
+    return out.rename(columns=lambda c: c.replace('_', ' '))
+
+# %% ../nbs/08b_summaries.ipynb #2f19d772
+def fold_chart(summary: pd.DataFrame, measure: str = 'mean_macro_f1'):
+    "Each row's out-of-fold `measure` with its 95% case-bootstrap interval; the `ce` student's value as a line."
+    d = summary.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(d) + 1.8))
+    for y, row in d.iterrows():
+        c = row[measure]
+        ref = not row['model'].startswith('student (') or row['model'].startswith('student (ce only)')
+        ax.errorbar(c['value'], y, xerr=[[c['value'] - c['low']], [c['high'] - c['value']]], fmt='o', capsize=4,
+                    color='tab:gray' if ref else 'tab:orange')
+    ce = d[d['model'].str.startswith('student (ce only)')]
+    if len(ce): ax.axvline(ce.iloc[0][measure]['value'], color='grey', ls='--', lw=1, label='ce student')
+    ax.set_yticks(range(len(d)), d['model'], fontsize=8)
+    label = measure.replace('_', ' ')
+    ax.set(title=f'Out-of-fold {label} over all images: point and 95% case-bootstrap interval',
+           xlabel=f'{label} (0-1)')
+    ax.spines[['right', 'top']].set_visible(False)
     fig.tight_layout()
     return fig
