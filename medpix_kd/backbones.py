@@ -20,8 +20,8 @@ from .files import RunFiles
 # %% auto #0
 __all__ = ['HALF', 'BACKBONES', 'TINY_CONFIGS', 'BackboneError', 'Backbone', 'backbone_table', 'lookup', 'registry_names',
            'minilm_path', 'load_model', 'VisionEncoder', 'TextEncoder', 'train_wordpiece_tokenizer', 'load_tokenizer',
-           'cut_tokenizer', 'unk_share', 'build_vision', 'keep_layers', 'cut_embeddings', 'build_text', 'tokenizer_for',
-           'input_spec', 'tokenizer_dir', 'input_specs', 'write_seed_architectures']
+           'word_pieces', 'cut_tokenizer', 'unk_share', 'build_vision', 'keep_layers', 'cut_embeddings', 'build_text',
+           'tokenizer_for', 'input_spec', 'tokenizer_dir', 'input_specs', 'write_seed_architectures']
 
 # %% ../nbs/02_backbones.ipynb #da3186e8
 class BackboneError(MedpixError, ValueError):
@@ -283,12 +283,55 @@ class TextEncoder(nn.Module):
         super().__init__()
         if pooling not in ('cls', 'mean'): raise BackboneError(f"text pooling {pooling!r}: expected 'cls' or 'mean'")
         self.model, self.pooling, self.width, self.restorable = model, pooling, _width(model.config), restorable
+        self.frozen_layers = 0  # embeddings and transformer layers fixed by `freeze_layers`
 
-    def forward(self, input_ids, attention_mask):
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids, attention_mask, prefix_output=None):  # prefix_output: what `prefix` gave
+        if prefix_output is not None: hidden = self._layers(prefix_output, attention_mask, self.frozen_layers, None)
+        else: hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.pooling == 'cls': return hidden[:, 0], hidden, attention_mask
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1), hidden, attention_mask
+
+# %% ../nbs/02_backbones.ipynb #d798d432
+@patch
+def freeze_layers(self: TextEncoder, n: int, name: str = 'this backbone'):
+    "Fix the embeddings and the first `n` transformer layers (BERT-like backbones); returns the encoder."
+    layers = getattr(getattr(self.model, 'encoder', None), 'layer', None)
+    if n and (layers is None or not hasattr(self.model, 'embeddings')):
+        raise BackboneError(f"text_freeze_layers = {n}: {name} is not a BERT-like model (embeddings and "
+                            "encoder.layer), so it cannot be frozen layer by layer; freeze_text freezes it whole")
+    if n and n > len(layers): raise BackboneError(f"text_freeze_layers = {n}: {name} has {len(layers)} layers")
+    self.frozen_layers = n
+    fixed = {id(p) for m in self.frozen_modules() for p in m.parameters()}
+    for p in self.parameters(): p.requires_grad_(id(p) not in fixed)
+    return self.train(self.training)
+
+@patch
+def frozen_modules(self: TextEncoder) -> list:
+    "The embeddings and layers that `freeze_layers` fixed (none before it is called)."
+    if not self.frozen_layers: return []
+    return [self.model.embeddings, *self.model.encoder.layer[:self.frozen_layers]]
+
+@patch
+def train(self: TextEncoder, mode: bool = True):
+    nn.Module.train(self, mode)
+    for m in self.frozen_modules(): m.eval()
+    return self
+
+# %% ../nbs/02_backbones.ipynb #7b619135
+@patch
+def _layers(self: TextEncoder, hidden, attention_mask, start: int, stop: int = None):
+    "`hidden` through transformer layers `start` to `stop` (None: the last), padding masked out."
+    additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    for layer in self.model.encoder.layer[start:stop]:
+        out = layer(hidden, attention_mask=additive)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
+
+@patch
+def prefix(self: TextEncoder, input_ids, attention_mask):
+    "The hidden states after the frozen embeddings and layers: what `forward(prefix_output=...)` continues from."
+    return self._layers(self.model.embeddings(input_ids=input_ids), attention_mask, 0, self.frozen_layers)
 
 # %% ../nbs/02_backbones.ipynb #dc14f0c9
 def train_wordpiece_tokenizer(texts,              # training texts
@@ -339,6 +382,13 @@ def _has_minilm():
     except BackboneError: return False
 
 # %% ../nbs/02_backbones.ipynb #f506b94b
+def word_pieces(tokenizer, texts) -> list:
+    "The ids of each of `texts`' word pieces, whole: no special tokens, and none of the saved truncation or padding."
+    from tokenizers import Tokenizer
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # MiniLM's saves truncation and padding at 128
+    backend.no_truncation(); backend.no_padding()
+    return [e.ids for e in backend.encode_batch(list(texts), add_special_tokens=False)]
+
 def cut_tokenizer(full,     # a fast BERT-style WordPiece tokenizer, e.g. MiniLM's
                   texts):   # the training texts whose word pieces are kept
     "`full` with its vocabulary cut to the pieces `texts` use, every single-character piece and the special tokens."
@@ -347,7 +397,7 @@ def cut_tokenizer(full,     # a fast BERT-style WordPiece tokenizer, e.g. MiniLM
     state, vocab = json.loads(full.backend_tokenizer.to_str()), full.get_vocab()
     if state['model']['type'] != 'WordPiece':
         raise BackboneError(f"cut_tokenizer: the tokenizer is a {state['model']['type']} one; it cuts WordPiece only")
-    used = {i for e in full.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False) for i in e.ids}
+    used = {i for ids in word_pieces(full, texts) for i in ids}
     singles = {i for t, i in vocab.items() if len(t.removeprefix('##')) == 1}
     by_id = {i: t for t, i in vocab.items()}
     kept = [by_id[i] for i in sorted(used | singles | {vocab[t] for t in full.all_special_tokens})]
@@ -362,7 +412,7 @@ def cut_tokenizer(full,     # a fast BERT-style WordPiece tokenizer, e.g. MiniLM
 # %% ../nbs/02_backbones.ipynb #20b964cc
 def unk_share(tokenizer, texts) -> float:
     "The share of `[UNK]` among the word pieces of `texts` (whole texts, no special tokens), 0 for no pieces."
-    ids = [i for e in tokenizer.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False) for i in e.ids]
+    ids = [i for text_ids in word_pieces(tokenizer, texts) for i in text_ids]
     return sum(i == tokenizer.unk_token_id for i in ids) / len(ids) if ids else 0.0
 
 # %% ../nbs/02_backbones.ipynb #c0bce4f3

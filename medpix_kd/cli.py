@@ -136,7 +136,7 @@ def parse_folds(text) -> int | None:
 def report_batch(records: list, root) -> int:
     "Print where the batch's summary is and how many runs finished; the exit code."
     finished = sum(r['status'] == 'finished' for r in records)
-    if any(pool_of(r['run']) for r in records) and finished: print(folds_text(root))
+    if any(pool_of(r.get('run', '')) for r in records) and finished: print(folds_text(root))
     print(f"summary: {RunFiles(root).summary_html} ({finished} of {len(records)} runs finished)")
     return 0 if all(r['status'] == 'finished' for r in records) else 1
 

@@ -90,6 +90,10 @@ def _tower(vision, text, fusion_layers, who):
             low=0, high=7),
         'freeze_text': Key(False, bool,
             f"freeze the {who}'s text backbone (e.g. a pretrained encoder used as a fixed feature extractor)"),
+        'text_freeze_layers': Key(0, int,
+            f"freeze the embeddings and the first N transformer layers of the {who}'s text backbone (BERT-like ones: "
+            "BERT, MiniLM) and train the layers above; their outputs are computed once per text when "
+            "`training.cache_frozen`", low=0, high=48),
         'augment': Key(None, bool,
             f"augment the training images of the {who}'s stage(s); null follows `data.augment`", nullable=True),
     }

@@ -424,11 +424,11 @@ def check_folds(folds: int, fold: int, records: list):
     if folds < 2: raise DataError(f"data.folds = {folds}: cross-validation needs at least 2 folds")
     if not 0 <= fold < folds:
         raise DataError(f"data.fold = {fold}: expected a fold from 0 to {folds - 1} (data.folds = {folds})")
-    for task, classes in (('modality', MODALITIES), ('location', LOCATIONS)):
-        for i, name in enumerate(classes):
-            n = len({r.case_id for r in records if getattr(r, task) == i})
-            if n < folds: raise DataError(f"data.folds = {folds}: the {task} class {name!r} has images in only {n} "
-                                          f"cases, so a fold would test without it; use at most {n} folds")
+    cases = {(task, name): len({r.case_id for r in records if getattr(r, task) == i})
+             for task, classes in (('modality', MODALITIES), ('location', LOCATIONS)) for i, name in enumerate(classes)}
+    (task, name), n = min(cases.items(), key=lambda kv: kv[1])  # the rarest class bounds the folds
+    if n < folds: raise DataError(f"data.folds = {folds}: the {task} class {name!r} has images in only {n} "
+                                  f"cases, so a fold would test without it; use at most {n} folds")
 
 # %% ../nbs/01_data.ipynb #b1686524
 def grouped_part(records: list, parts: int, which: int, seed: int = FOLD_SEED) -> tuple:

@@ -61,6 +61,15 @@ def _hidden_masks(part: str, batch: int, like: torch.Tensor) -> tuple:
     return (ones * (part != 'image'), ones * (part != 'text'))
 
 @patch
+def _read(self: MultimodalClassifier, input_ids, attention_mask) -> tuple:
+    "The text features: remembered (a frozen backbone), continued from remembered frozen layers, or computed."
+    if 'text' in self.memos: return self.memos['text'](input_ids, attention_mask)
+    if 'text_prefix' in self.memos:
+        hidden = self.memos['text_prefix'](input_ids, attention_mask)[1]
+        return self.text(input_ids, attention_mask, prefix_output=hidden)
+    return self.text(input_ids, attention_mask)
+
+@patch
 def _see(self: MultimodalClassifier, pixel_values) -> tuple:
     "The image features: remembered (a frozen backbone), continued from a remembered frozen prefix, or computed."
     if 'vision' in self.memos: return self.memos['vision'](pixel_values)
@@ -70,8 +79,7 @@ def _see(self: MultimodalClassifier, pixel_values) -> tuple:
 @patch
 def forward(self: MultimodalClassifier, pixel_values, input_ids, attention_mask) -> dict:
     img_raw, img_tokens = self._see(pixel_values)
-    read = self.memos['text'] if 'text' in self.memos else self.text
-    txt_raw, txt_tokens, txt_mask = read(input_ids, attention_mask)
+    txt_raw, txt_tokens, txt_mask = self._read(input_ids, attention_mask)
     img_proj, txt_proj = self.img_proj(img_raw), self.txt_proj(txt_raw)
     tokens = ((self.img_proj(img_tokens), self.txt_proj(txt_tokens), txt_mask) if self.uses_tokens
               else (None, None, None))
@@ -107,7 +115,8 @@ def build_model(cfg: dict, who: str, tokenizer) -> MultimodalClassifier:
     tower, f = cfg[who], cfg['fusion']
     vision = build_vision(tower['vision'], tower['image_size'], cfg['training']['channels_last'],
                           tower['freeze_blocks'])
-    text = build_text(tower['text'], tokenizer, tower['text_pooling'])
+    text = build_text(tower['text'], tokenizer, tower['text_pooling']).freeze_layers(tower['text_freeze_layers'],
+                                                                                    repr(tower['text']))
     limit = getattr(text.model.config, 'max_position_embeddings', None)
     if limit and tower['max_length'] > limit:
         n, name = tower['max_length'], tower['text']
@@ -199,7 +208,8 @@ def param_counts(model: MultimodalClassifier) -> dict:
             'fusion': count(model.fusion), 'heads': count(*_heads(model)),
             'total': count(model),
             'trainable': count(model) - count(*[getattr(model, part) for part, f in model.frozen.items() if f])
-                          - (0 if model.frozen['vision'] else count(*_frozen_stages(model.vision)))}
+                          - (0 if model.frozen['vision'] else count(*_frozen_stages(model.vision)))
+                          - (0 if model.frozen['text'] else count(*model.text.frozen_modules()))}
 
 def _frozen_stages(vision) -> list:
     "The modules of a partly frozen image backbone (`freeze_blocks`) that do not train."
@@ -251,6 +261,13 @@ class _FrozenPrefix:
     def __init__(self, vision): self.vision = vision
     def __call__(self, pixel_values): return self.vision.prefix(pixel_values), None
 
+class _FrozenTextPrefix:
+    "A `TextEncoder` with frozen lower layers as the encoder of their output (hidden states, kept as tokens)."
+    def __init__(self, text): self.text = text
+    def __call__(self, ids, mask):
+        hidden = self.text.prefix(ids, mask)
+        return hidden[:, 0], hidden, mask
+
 def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> MultimodalClassifier:
     "Attach a `FeatureMemo` to each frozen backbone or frozen stages of `model` (images only if `images`: unaugmented)."
     for part in ('vision', 'text'):
@@ -258,6 +275,8 @@ def memoize_frozen(model: MultimodalClassifier, images: bool = True) -> Multimod
             model.memos[part] = FeatureMemo(getattr(model, part), keep_tokens=model.uses_tokens)
     if images and not model.frozen['vision'] and model.vision.frozen_blocks:
         model.memos['vision_prefix'] = FeatureMemo(_FrozenPrefix(model.vision), keep_tokens=False)
+    if not model.frozen['text'] and model.text.frozen_layers:
+        model.memos['text_prefix'] = FeatureMemo(_FrozenTextPrefix(model.text), keep_tokens=True)
     return model
 
 # %% ../nbs/04_models.ipynb #1abbcea1

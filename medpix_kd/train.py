@@ -123,6 +123,11 @@ def build_stage_model(cfg: dict, who: str, tokenizer,
                 key = (part, cfg[who]['vision'], cfg[who]['image_size'], model.vision.frozen_blocks,
                        model.memos[part].keep_tokens)
                 model.memos[part].rows = shared.setdefault(key, model.memos[part].rows)
+    if shared is not None and model.text.restorable:  # the same side reads the same tokens: its models share them
+        for part in ('text', 'text_prefix'):
+            if part in model.memos:
+                key = (part, who, cfg[who]['text'], model.text.frozen_layers, model.memos[part].keep_tokens)
+                model.memos[part].rows = shared.setdefault(key, model.memos[part].rows)
     return model
 
 # %% ../nbs/07_train.ipynb #2b787bd5
