@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .config import load_config
-from .intervals import bootstrap, differs, frame_models, labels_of, paired_gain, read_predictions, seed_summary
+from .intervals import (bootstrap, differs, frame_models, labels_of, paired_gain, read_predictions,
+                                 seed_summary, with_interval)
+from .results import gain_text
 from .metrics import HEADLINE, measures
 from .run_folder import read_json
 from .files import RunFiles
@@ -242,10 +244,9 @@ def fold_summary(batch_dir, n: int = 2000, seed: int = 0) -> pd.DataFrame:
 
 # %% ../nbs/08b_summaries.ipynb #69c55d8e
 def _with_interval(c) -> str:
+    "A `fold_summary` cell as text: a paired gain signed (`results.gain_text`), a figure as `intervals.with_interval`."
     if not isinstance(c, dict): return '–'
-    signed = c.get('share_le_0') is not None
-    f = (lambda v: f'{v:+.3f}') if signed else (lambda v: f'{v:.3f}')
-    return f"{f(c['value'])} [{f(c['low'])}, {f(c['high'])}]"
+    return gain_text(c) if 'share_le_0' in c else with_interval(c['value'], (c['low'], c['high']))
 
 def fold_table(summary: pd.DataFrame) -> pd.DataFrame:
     "The `fold_summary` as text: each figure with its 95% interval, wall time in minutes."
