@@ -8,7 +8,7 @@ import contextlib, copy, itertools, json, re, sys, time
 from pathlib import Path
 from .config import ConfigError, config_differences, flat_config, load_config, parse_override, save_config
 from .config import explain_error
-from .run_folder import TrainingError, claim_run_dir, follow_folder, run_state
+from .run_folder import TrainingError, ce_settings, claim_run_dir, follow_folder, run_state
 from .data import check_fold_count
 from .files import RunFiles, write_json
 
@@ -57,8 +57,8 @@ def setting_of(name: str) -> str:
 # %% ../nbs/09_batch.ipynb #215d7531
 def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=None, seeds=None,
                folds: int = None) -> dict:  # K: each run once per fold of a K-fold cross-validation by case
-    "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher per teacher setting; name -> config."
-    plans, leaders = {}, {}
+    "Write each run's config to `<log_root>/run_<name>/config.yaml`, one teacher (and `ce` student) each; name -> cfg."
+    plans, leaders, ce_leaders = {}, {}, {}
     if folds is not None: check_fold_count(load_config(overrides={**flat_config(base),
                                                                   **dict(parse_override(o) for o in overrides)}), folds)
     for name, swap, loss, fusion, seed, fold in run_names(runs, losses, fusions, seeds, folds):
@@ -74,6 +74,11 @@ def plan_batch(base: dict, runs, log_root, overrides=(), losses=None, fusions=No
             cfg['teacher']['checkpoint'] = str(RunFiles(leaders[key]).best('teacher'))
             cfg['training']['teacher_epochs'] = 0
         leaders.setdefault(key, str(run_dir))
+        if cfg['training']['ce_baseline'] and cfg['loss']['type'] != 'ce' and not cfg['training']['ce_checkpoint']:
+            ce = (key, tuple(sorted((k, str(v)) for k, v in ce_settings(cfg).items())))
+            if ce in ce_leaders:  # the same `ce` student: trained once, by the first run that trains one
+                cfg['training']['ce_checkpoint'] = str(RunFiles(ce_leaders[ce]).best('student_ce'))
+            ce_leaders.setdefault(ce, str(run_dir))
         existing = RunFiles(claim_run_dir(run_dir)).config  # refuses a folder that is not a run's
         changed = config_differences(follow_folder(load_config(existing), run_dir), cfg) if existing.is_file() else []
         if changed := [k for k in changed if not k.startswith('launcher.')]:  # how the batch runs may change

@@ -151,6 +151,9 @@ TRAINING_KEYS = {
         "compute the teacher's training-split outputs once and reuse them every epoch (needs an unaugmented student)"),
     'ce_baseline': Key(False, bool,
         "also train the same student with `ce` alone (same seed, same start) and report the KD gain over it"),
+    'ce_checkpoint': Key(None, str,
+        "with `ce_baseline`: a `student_ce_best.pth` of an earlier run with the same data, student and training "
+        "settings, adopted as this run's `ce` baseline instead of training it again (a batch sets it)", nullable=True),
     'channels_last': Key(True, bool,
         "run convolutional image backbones channels-last (NHWC), which their CPU and GPU kernels are faster with"),
     'cache_frozen': Key(True, bool,

@@ -253,7 +253,7 @@ def fit_stage(run: Run, stage: Stage, start_epoch: int = 0):
             stage.best_score, stage.best_epoch = as_score(score), epoch
             if run.main: save_weights(acc.unwrap_model(stage.trainee).model, run.cfg, who,
                                       run.log_dir/f'{stage.name}_best.pth', epoch=epoch,
-                                      score=as_score(score))
+                                      score=as_score(score), stage=stage.name)
         epochs.set_postfix({'loss': f"{loss:.4f}", measure: f"{score:.3f}"}, refresh=False)
         if run.main and run.progress:
             line = (f"{stage.name} epoch {epoch}/{stage.epochs}: loss {loss:.4f}, dev {measure} {score:.4f} "

@@ -93,6 +93,10 @@ class RunFiles:
     checkpoints = property(lambda self: self.folder/'checkpoints', doc='the resume checkpoint and nothing else')
     last = property(lambda self: self.folder/'checkpoints'/'last.pth', doc='the last complete epoch, for --resume')
     teacher_source = property(lambda self: self.folder/'teacher_source.json', doc="another run's teacher, if used")
+    ce_source = property(lambda self: self.folder/'student_ce_source.json', doc="another run's `ce` student, if used")
+    probe = property(lambda self: self.folder/'probe.json', doc="the linear probe: its choices and its logits")
+    trained = property(lambda self: self.folder/'trained.json',
+                       doc="the stages whose best weights are final, with their SHA-256: other runs may adopt them")
     onnx = property(lambda self: self.folder/'onnx', doc="`medpix-kd export`'s default folder")
     # what a batch writes in its root
     batch = property(lambda self: self.folder/'batch.json', doc="the batch's runs and their states")

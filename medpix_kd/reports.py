@@ -329,6 +329,11 @@ def summary_box(log_dir) -> str:
     pair = lambda who: f"{code(cfg[who]['vision'])} + {code(cfg[who]['text'])}"
     fusion, loss = cfg['fusion']['type'], code(cfg['loss']['type'])
     what = f"Teacher {pair('teacher')} ({fusion} fusion) → student {pair('student')}, distilled with {loss}{ce}."
+    prov = res.get('provenance') or {}
+    shared = [f"the {who} of {code(Path(prov[key]['checkpoint']).parent.name)}"
+              for key, who in (('teacher_source', 'teacher'), ('ce_source', '<code>ce</code> student'))
+              if prov.get(key)]
+    if shared: what += f" Trained once by another run and adopted here (SHA-256 checked): {' and '.join(shared)}."
     table = summary_table(res).to_html(border=0, classes='summary')
     note = ("Test split; [low, high]: 95% interval from 2,000 resamples of the test cases. "
             "Latency: median of the run's own timing on its machine.")

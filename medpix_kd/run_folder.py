@@ -7,16 +7,17 @@ from __future__ import annotations
 import copy, csv, datetime, hashlib, importlib, json, math, os, shutil, socket, stat, sys
 from pathlib import Path
 from filelock import FileLock, Timeout
-from .config import LAUNCHER_KEYS, MedpixError, config_differences, load_config, with_defaults
+from .config import LAUNCHER_KEYS, MedpixError, config_differences, flat_config, load_config, with_defaults
 from .files import RunFiles, atomic_save, atomic_write, run_outputs, write_json
 
 # %% auto #0
-__all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'RESUME_MAY_CHANGE',
-           'TrainingError', 'RunFileError', 'RunFolderError', 'read_json', 'is_legacy_value', 'checkpoint_globals',
-           'load_checkpoint', 'plain_values', 'convert_checkpoint', 'is_run_folder', 'looks_like_earlier_run',
-           'mark_run_folder', 'run_state', 'nothing_to_resume', 'not_a_run_folder', 'claim_run_dir', 'clear_run_dir',
-           'RunLock', 'follow_folder', 'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights',
-           'file_sha256', 'check_sha256', 'check_output_file']
+__all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'ADOPTED',
+           'RESUME_MAY_CHANGE', 'CE_FREE', 'TrainingError', 'RunFileError', 'RunFolderError', 'read_json',
+           'is_legacy_value', 'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint',
+           'is_run_folder', 'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume',
+           'not_a_run_folder', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder', 'ce_settings',
+           'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights', 'file_sha256', 'check_sha256',
+           'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -243,24 +244,34 @@ class RunLock:
     def __exit__(self, *exc): self.lock.release()
 
 # %% ../nbs/06a_run_folder.ipynb #d6a45f8f
+ADOPTED = (('teacher', 'checkpoint'), ('training', 'ce_checkpoint'))  # config keys naming another run's weights
+
 def follow_folder(saved: dict, folder) -> dict:
-    "The config `saved` in a run folder, followed to where it is now (`folder`): its log_dir and a sibling's teacher."
+    "The config `saved` in a run folder, followed to where it is now (`folder`): its log_dir, a sibling's weights."
     cfg, folder = copy.deepcopy(saved), Path(folder)
     cfg['logging']['log_dir'] = str(folder)
-    teacher = saved['teacher']['checkpoint']
-    if not teacher: return cfg
-    was, named = Path(os.path.normpath(saved['logging']['log_dir'])), Path(os.path.normpath(teacher))
-    if named.parent.name in ('', '.', '..') or named.parent.parent != was.parent:
-        return cfg  # not a sibling run's: the user's choice
-    beside = folder.parent/named.parent.name/named.name
-    if not beside.is_file() or not is_run_folder(beside.parent): return cfg  # no such run beside it: as written
-    if not (named.is_file() and os.path.samefile(named, beside)): cfg['teacher']['checkpoint'] = str(beside)
+    for section, key in ADOPTED:  # a sibling run's teacher, and its `ce` student
+        if not (source := saved[section].get(key)): continue
+        was, named = Path(os.path.normpath(saved['logging']['log_dir'])), Path(os.path.normpath(source))
+        if named.parent.name in ('', '.', '..') or named.parent.parent != was.parent:
+            continue  # not a sibling run's: the user's choice
+        beside = folder.parent/named.parent.name/named.name
+        if not beside.is_file() or not is_run_folder(beside.parent): continue  # no such run beside it: as written
+        if not (named.is_file() and os.path.samefile(named, beside)): cfg[section][key] = str(beside)
     return cfg
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
 RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_batches', 'logging.latency_repeats',
                      'data.num_workers', 'data.cache_dir', 'data.image_cache',
                      *(f'launcher.{k}' for k in LAUNCHER_KEYS))  # how a run is launched is not what it trains
+
+# %% ../nbs/06a_run_folder.ipynb #e717dd25
+CE_FREE = ('loss.', 'logging.', 'launcher.', 'teacher.checkpoint', 'training.teacher_epochs', 'training.ce_checkpoint',
+           *RESUME_MAY_CHANGE)  # what the `ce` baseline student does not depend on
+
+def ce_settings(cfg: dict) -> dict:
+    "The dotted settings of `cfg` that the `ce` baseline student depends on: two runs that agree on them share it."
+    return {k: v for k, v in flat_config(cfg).items() if not k.startswith(CE_FREE)}
 
 # %% ../nbs/06a_run_folder.ipynb #da6d9757
 def _check_resumable(log_dir: Path, cfg: dict):

@@ -15,15 +15,28 @@ from .run_folder import LOCK, run_state
 from .batch import render_batch_summary, report_complete, setting_of
 
 # %% auto #0
-__all__ = ['teacher_leaders', 'medpix_kd_command', 'job_command', 'run_job', 'slurm_parameters', 'sbatch_scripts', 'is_done',
-           'Sweep', 'lock_held', 'job_alive', 'batch_status', 'summarize', 'launch', 'dry_run']
+__all__ = ['ADOPTED_WEIGHTS', 'adopted_from', 'teacher_leaders', 'medpix_kd_command', 'job_command', 'run_job',
+           'slurm_parameters', 'sbatch_scripts', 'is_done', 'Sweep', 'weights_final', 'lock_held', 'job_alive',
+           'batch_status', 'summarize', 'launch', 'dry_run']
 
 # %% ../nbs/09b_sweep.ipynb #1657b28f
+ADOPTED_WEIGHTS = (('student_ce', 'training', 'ce_checkpoint'), ('teacher', 'teacher', 'checkpoint'))
+
+def adopted_from(plans: dict) -> dict:
+    "Run name -> {planned run: the weights it adopts from that run ('teacher', 'student_ce')}; empty if none."
+    trains = {str(RunFiles(cfg['logging']['log_dir']).best(who)): (name, who)
+              for name, cfg in plans.items() for who, _, _ in ADOPTED_WEIGHTS}
+    out = {}
+    for name, cfg in plans.items():
+        out[name] = {}
+        for who, section, key in ADOPTED_WEIGHTS:
+            if cfg[section][key] and (got := trains.get(str(cfg[section][key]))) and got[1] == who:
+                out[name].setdefault(got[0], []).append(who)
+    return out
+
 def teacher_leaders(plans: dict) -> dict:
-    "Run name -> the planned run that trains its teacher, or None (one that trains its own or loads one from outside)."
-    trains = {str(RunFiles(cfg['logging']['log_dir']).best('teacher')): name for name, cfg in plans.items()}
-    return {name: trains.get(str(cfg['teacher']['checkpoint'])) if cfg['teacher']['checkpoint'] else None
-            for name, cfg in plans.items()}
+    "Run name -> the planned run it waits for (whose `ce` student, else teacher, it adopts), or None (it adopts none)."
+    return {name: next(iter(runs), None) for name, runs in adopted_from(plans).items()}
 
 # %% ../nbs/09b_sweep.ipynb #9790e7d1
 def medpix_kd_command() -> list:
@@ -105,7 +118,7 @@ class Sweep:
         self.launcher = next(iter(plans.values()))['launcher']
         if self.launcher['type'] not in ('local', 'slurm'):
             raise ConfigError(f"launcher.type {self.launcher['type']!r}: a sweep submits jobs with `local` or `slurm`")
-        self.leaders, self.jobs, self.entries = teacher_leaders(plans), {}, {}
+        self.leaders, self.adopts, self.jobs, self.entries = teacher_leaders(plans), adopted_from(plans), {}, {}
         self.executor = _executor(self.launcher, RunFiles(self.root).job_logs)
         ledger = RunFiles(self.root).jobs
         self.earlier = json.loads(ledger.read_text())['submissions'] if ledger.is_file() else []
@@ -123,6 +136,14 @@ class Sweep:
                                   command=shlex.join(command), log=str(job.paths.stdout))
         leader = self.leaders[name]
         self._say(name, f"submitted as job {job.job_id}" + (f", after job {after[0]} ({leader})" if after else ''))
+
+# %% ../nbs/09b_sweep.ipynb #32e6cedc
+def weights_final(cfg: dict, whose) -> bool:
+    "Whether the run of `cfg` has named each of `whose` ('teacher', 'student_ce') final in its `trained.json`."
+    path = RunFiles(cfg['logging']['log_dir']).trained
+    try: done = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError): return False  # being written: the next look reads it whole
+    return isinstance(done, dict) and all(w in done for w in whose)
 
 # %% ../nbs/09b_sweep.ipynb #b7f7e8b3
 def _why(error, job) -> str:
@@ -154,6 +175,9 @@ def _ready(self: Sweep, name: str):
         entry.update(state='finished before, left as it is'); return None
     lead = self.entries.get(leader, {})
     if leader is None or (is_done(self.plans[leader]) and lead.get('state') != 'submitted'): return []  # job ended
+    if self.launcher['type'] == 'local' and weights_final(self.plans[leader], self.adopts[name][leader]):
+        if entry['state'] == 'waiting': self._say(name, f"the weights it adopts from {leader} are final")
+        return []  # its leader still reports or trains its own student: this run needs none of that
     if lead.get('state') == 'failed' or lead.get('state', '').startswith('not submitted'):
         entry.update(state='not submitted', error=f"its teacher's run {leader} did not finish; submit the batch again")
         self._say(name, entry['error']); return None

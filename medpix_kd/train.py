@@ -26,7 +26,7 @@ from .metrics import (HEADLINE, TASKS, as_score, confusion, latency_table, measu
                                model_metrics, side)
 from .run_folder import (RunFileError, RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
                                   read_json, run_state, save_weights, share_weights, check_sha256, file_sha256,
-                                  follow_folder, checkpoint_globals)
+                                  follow_folder, checkpoint_globals, ADOPTED, ce_settings)
 from .files import RunFiles, atomic_write, write_csv, write_json
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
@@ -34,9 +34,10 @@ from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_term
 from .probe import linear_probe
 
 # %% auto #0
-__all__ = ['BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache', 'frozen',
-           'adopt_teacher', 'load_teacher_checkpoint', 'build_stage_model', 'new_teacher_stage', 'probe_stage',
-           'teacher_stage', 'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'baseline_stage',
+__all__ = ['ADOPTS', 'BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache',
+           'frozen', 'adopt_weights', 'adopt_teacher', 'mark_trained', 'load_teacher_checkpoint', 'build_stage_model',
+           'new_teacher_stage', 'probe_settings', 'reused_probe', 'probe_stage', 'teacher_stage', 'teacher_targets',
+           'inherit_vision', 'new_student_stage', 'student_stage', 'check_ce_checkpoint', 'baseline_stage',
            'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'followed_teacher',
            'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
@@ -70,20 +71,24 @@ def frozen(model, device):
 
 # %% ../nbs/07_train.ipynb #7273604d
 def _teacher_record(path: Path) -> dict:
-    "The teacher a run recorded in `path` (`teacher_source.json`), or a `RunFileError` if the record is damaged."
+    "The weights a run adopted, as recorded in `path` (`teacher_source.json`, ...), or a `RunFileError` if damaged."
     record = read_json(path, 'train the run again')
     if not isinstance(record, dict) or not isinstance(record.get('sha256'), str):
-        raise RunFileError(f"{path} is damaged (no sha256 of the teacher); train the run again")
+        raise RunFileError(f"{path} is damaged (no sha256 of the weights it adopted); train the run again")
     return record
 
-def adopt_teacher(log_dir: Path, source) -> dict:
-    "Make `source` this run's read-only `teacher_best.pth`, recorded with its SHA-256; a resumed run checks its copy."
-    own, record_path = RunFiles(log_dir).best('teacher'), RunFiles(log_dir).teacher_source
+ADOPTS = {'teacher': ('teacher_source', 'teacher.checkpoint'),
+          'student_ce': ('ce_source', 'training.ce_checkpoint')}  # who -> its record's `RunFiles` name, its key
+
+def adopt_weights(log_dir: Path, source, who: str = 'teacher') -> dict:
+    "Make `source` this run's read-only `<who>_best.pth`, recorded with its SHA-256; a resumed run checks its copy."
+    record_name, key = ADOPTS[who]
+    own, record_path = RunFiles(log_dir).best(who), getattr(RunFiles(log_dir), record_name)
     if record_path.is_file() and own.is_file():  # resumed: the run's own copy, never the path it came from
         record = _teacher_record(record_path)
         check_sha256(own, record['sha256'], record_path.name)
         return record
-    fix = 'point teacher.checkpoint at an intact teacher_best.pth'
+    fix = f'point {key} at an intact {who}_best.pth'
     # refused at its source, before it is linked here (the index only: the weights load once, below)
     if checkpoint_globals(source, fix): load_checkpoint(source, fix)
     record = {'checkpoint': str(source), 'sha256': file_sha256(source)}
@@ -91,6 +96,19 @@ def adopt_teacher(log_dir: Path, source) -> dict:
     check_sha256(own, record['sha256'], f'{source} was hashed')  # the source changed while it was linked
     write_json(record, record_path)
     return record
+
+def adopt_teacher(log_dir: Path, source) -> dict:
+    "`adopt_weights` for a teacher: `source` becomes this run's `teacher_best.pth`."
+    return adopt_weights(log_dir, source, 'teacher')
+
+# %% ../nbs/07_train.ipynb #53eba2b8
+def mark_trained(log_dir: Path, who: str) -> dict:
+    "Record in `trained.json` that `who`'s best weights are final, with their SHA-256; the record."
+    path = RunFiles(log_dir).trained
+    done = read_json(path, 'train the run again') if path.is_file() else {}
+    done = (done if isinstance(done, dict) else {}) | {who: file_sha256(RunFiles(log_dir).best(who))}
+    write_json(done, path)
+    return done
 
 # %% ../nbs/07_train.ipynb #307d3d40
 def load_teacher_checkpoint(teacher, path, cfg):
@@ -137,11 +155,32 @@ def new_teacher_stage(run: Run, teacher) -> Stage:
                      steps_per_epoch(run))
 
 # %% ../nbs/07_train.ipynb #434fe1b4
+def probe_settings(cfg: dict) -> dict:
+    "What the teacher's linear probe depends on: the data and the teacher's towers (not its training)."
+    return {k: v for k, v in ce_settings(cfg).items() if k.startswith(('data.', 'teacher.', 'seed'))}
+
+def reused_probe(cfg: dict) -> dict | None:
+    "The probe that the run whose teacher `cfg` adopts fitted with the same data and towers (`probe.json`), or None."
+    if not cfg['teacher']['checkpoint']: return None
+    path = RunFiles(Path(cfg['teacher']['checkpoint']).parent).probe
+    if not path.is_file(): return None
+    saved = read_json(path, 'delete it: the run that adopts its teacher then fits the probe itself')
+    if not isinstance(saved, dict) or saved.get('settings') != probe_settings(cfg): return None
+    probe = saved['probe']
+    logits = {s: {t: np.asarray(v, dtype=np.float32) for t, v in by_task.items()}
+              for s, by_task in probe.get('logits', {}).items()}
+    return probe | ({'logits': logits} if logits else {}) | {'reused_from': str(path.parent)}
+
 def probe_stage(run: Run, teacher):
-    "Fit `run.probe`, the linear probe of the untrained `teacher`'s pretrained towers, leaving the RNGs as they were."
+    "Fit `run.probe` (or reuse its teacher's run's), the linear probe of the untrained `teacher`'s pretrained towers."
     start, rngs = time.perf_counter(), rng_state()
-    run.probe = linear_probe(run, teacher, 'teacher')
-    set_rng_state(rngs)
+    run.probe = reused_probe(run.cfg) or linear_probe(run, teacher, 'teacher')
+    set_rng_state(rngs)  # the RNGs as they were
+    if run.main:
+        lists = {s: {t: np.asarray(v).tolist() for t, v in by_task.items()}
+                 for s, by_task in run.probe.get('logits', {}).items()}
+        write_json({'settings': probe_settings(run.cfg), 'probe': run.probe | ({'logits': lists} if lists else {})},
+                   RunFiles(run.log_dir).probe)
     run.timings['probe_s'] = time.perf_counter() - start
 
 # %% ../nbs/07_train.ipynb #89a52498
@@ -165,6 +204,7 @@ def teacher_stage(run: Run, tokenizer, state=None):
         stage.history, start = [r for r in state['history'] if r['stage'] == 'teacher'], stage.epochs
     fit_stage(run, stage, start)
     run.finished['teacher'] = stage.history
+    if run.main: mark_trained(run.log_dir, 'teacher')  # final: the batch's followers may adopt it from now on
     acc.wait_for_everyone()
     teacher = acc.unwrap_model(stage.trainee).model
     teacher.load_saved_state(load_checkpoint(RunFiles(run.log_dir).best('teacher'),
@@ -221,16 +261,36 @@ def student_stage(run: Run, teacher, tokenizer, state=None):
     return stage
 
 # %% ../nbs/07_train.ipynb #e1d7344c
+def check_ce_checkpoint(path: Path, cfg: dict):
+    "A `TrainingError` unless `path` holds a `ce` student trained with `cfg`'s data, student and training settings."
+    ckpt = load_checkpoint(path, 'point training.ce_checkpoint at an intact student_ce_best.pth')
+    if ckpt.get('who') != 'student' or ckpt.get('stage', 'student_ce') != 'student_ce':
+        raise TrainingError(f"training.ce_checkpoint {path}: not a `ce` baseline student "
+                            "(student_ce_best.pth of a run)")
+    theirs, mine = ce_settings(with_defaults(ckpt['config'])), ce_settings(cfg)
+    if differ := sorted(k for k in theirs.keys() | mine.keys() if theirs.get(k) != mine.get(k)):
+        shown = ', '.join(f"{k} {theirs.get(k)!r} (this run: {mine.get(k)!r})" for k in differ[:3])
+        raise TrainingError(f"training.ce_checkpoint {path} was trained with other settings: {shown}; "
+                            "a `ce` baseline is shared only between runs that differ in their loss")
+    return ckpt
+
 def baseline_stage(run: Run, tokenizer, state=None):
-    "Train the `ce` baseline student (or pick it up from `state`); returns its best model, in eval mode."
+    "Train the `ce` baseline student, pick it up from `state` or adopt another run's; its best model, in eval mode."
     cfg, acc = run.cfg, run.accelerator
     done = state is not None and state['stage'] == 'student'
+    if cfg['training']['ce_checkpoint']:  # another run's, trained with the same settings: stored once
+        if run.main: adopt_weights(run.log_dir, cfg['training']['ce_checkpoint'], 'student_ce')
+        acc.wait_for_everyone()
+        ckpt = check_ce_checkpoint(RunFiles(run.log_dir).best('student_ce'), cfg)
+        model, _ = load_trained_model(RunFiles(run.log_dir).best('student_ce'), acc.device, ckpt)
+        return model
     if not done:
         set_seed(cfg['seed'] + 1)  # the same initial student as the distilled one's
         student = build_stage_model(cfg, 'student', tokenizer, run.memos).to(acc.device)
         stage = new_stage(cfg, acc, 'student_ce', student, CELoss().materialize(None), steps_per_epoch(run))
         fit_stage(run, stage, resume_stage(stage, state, acc))
         run.finished['student_ce'] = stage.history
+        if run.main: mark_trained(run.log_dir, 'student_ce')
         acc.wait_for_everyone()
     else: run.finished['student_ce'] = [r for r in state['history'] if r['stage'] == 'student_ce']
     model, _ = load_trained_model(RunFiles(run.log_dir).best('student_ce'), acc.device)
@@ -338,15 +398,18 @@ def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
 
 # %% ../nbs/07_train.ipynb #9a3588cb
 def followed_teacher(cfg: dict, log_dir: Path) -> dict:
-    "`cfg`, with the teacher of the leader beside `log_dir` if its batch was moved or copied (see `follow_folder`)."
-    saved, source = RunFiles(log_dir).config, cfg['teacher']['checkpoint']
-    if not source or not saved.is_file(): return cfg
+    "`cfg`, with the teacher (and `ce` student) of the leader beside `log_dir` if its batch was moved or copied."
+    saved = RunFiles(log_dir).config
+    if not saved.is_file() or not any(cfg[s][k] for s, k in ADOPTED): return cfg
     written = load_config(saved)
-    followed = follow_folder(written, log_dir)['teacher']['checkpoint']
-    if source != written['teacher']['checkpoint'] or followed == source: return cfg  # set by the user, or not moved
-    print(f"{log_dir}: its batch was moved or copied, so its teacher is {followed} (its config.yaml says {source})",
-          file=sys.stderr)
-    return {**cfg, 'teacher': {**cfg['teacher'], 'checkpoint': followed}}
+    now = follow_folder(written, log_dir)
+    for (section, key), what in zip(ADOPTED, ('teacher', '`ce` student')):
+        source, followed = cfg[section][key], now[section][key]
+        if not source or source != written[section][key] or followed == source: continue  # the user's, or not moved
+        print(f"{log_dir}: its batch was moved or copied, so its {what} is {followed} (its config.yaml says {source})",
+              file=sys.stderr)
+        cfg = {**cfg, section: {**cfg[section], key: followed}}
+    return cfg
 
 # %% ../nbs/07_train.ipynb #fe0d7d3d
 RESUME_KEYS = ('stage', 'epoch', 'model', 'loss', 'optimizer', 'scheduler', 'rng', 'best_score', 'best_epoch',
@@ -437,11 +500,11 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
         with without_memos(teacher), without_memos(student):
             latency = latency_table({'teacher': teacher, 'student': student}, run.datasets['dev'], acc.device,
                                     cfg['logging']['latency_batches'], cfg['logging']['latency_repeats'])
-    source, teacher_source = RunFiles(run.log_dir).teacher_source, None
-    # another run's teacher: still the file this run adopted, and said so in the results
-    if run.main and source.is_file():
-        teacher_source = _teacher_record(source)
-        check_sha256(RunFiles(run.log_dir).best('teacher'), teacher_source['sha256'], source.name)
+    adopted = {}  # another run's teacher or `ce` student: still the file this run adopted, and said so in the results
+    for who, (record_name, _) in ADOPTS.items():
+        if run.main and (source := getattr(RunFiles(run.log_dir), record_name)).is_file():
+            adopted[record_name] = _teacher_record(source)
+            check_sha256(RunFiles(run.log_dir).best(who), adopted[record_name]['sha256'], source.name)
     run.timings['total_s'] = time.perf_counter() - begin
     stages = run.finished | {'student': stage.history}
     results = {'config': cfg,
@@ -457,8 +520,7 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
                'probe': {k: v for k, v in probe.items() if k != 'logits'},
                'calibration': calibration, 'modality_contribution': contribution, 'attribution_agreement': agreement,
-               'provenance': provenance() | {'data': data_facts(cfg, run.datasets)}
-                             | ({'teacher_source': teacher_source} if teacher_source else {}),
+               'provenance': provenance() | {'data': data_facts(cfg, run.datasets)} | adopted,
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
