@@ -151,6 +151,10 @@ TRAINING_KEYS = {
         "compute the teacher's training-split outputs once and reuse them every epoch (needs an unaugmented student)"),
     'ce_baseline': Key(False, bool,
         "also train the same student with `ce` alone (same seed, same start) and report the KD gain over it"),
+    'student_fraction': Key(1.0, float,
+        "share of the training cases both students (distilled and `ce`) train on, drawn per modality x location; the "
+        "teacher trains on all: below 1, the setting where a teacher's soft labels are known to help",
+        low=0.01, high=1),
     'ce_checkpoint': Key(None, str,
         "with `ce_baseline`: a `student_ce_best.pth` of an earlier run with the same data, student and training "
         "settings, adopted as this run's `ce` baseline instead of training it again (a batch sets it)", nullable=True),
@@ -449,7 +453,7 @@ PRESETS = {
         'teacher': {'vision': 'tiny-vit', 'text': 'minilm-l6', 'image_size': 64, 'max_length': 64, 'freeze_text': True},
         'student': {'vision': 'tiny-cnn', 'text': 'tiny-bert', 'image_size': 48, 'max_length': 32},
         'fusion': {'dim': 64},
-        'training': {'teacher_epochs': 15, 'student_epochs': 3, 'teacher_lr': 2e-3, 'student_lr': 2e-3,
+        'training': {'teacher_epochs': 15, 'student_epochs': 10, 'teacher_lr': 2e-3, 'student_lr': 2e-3,
                      'warmup_ratio': 0.05, 'beta': 0.0, 'ce_baseline': True},
         'loss': {'type': 'vanilla'},
         'logging': {'log_dir': 'runs/demo'},

@@ -22,9 +22,9 @@ __all__ = ['SPLITS', 'MODALITIES', 'LOCATIONS', 'SHORT_NAMES', 'TEXT_FIELDS', 'L
            'MissingDataError', 'DataWarning', 'check_text_fields', 'compose_text', 'read_jsonl', 'Record',
            'split_files', 'stratified_sample', 'load_records', 'make_synthetic_medpix', 'is_synthetic', 'letterbox',
            'decode_image', 'check_images_exist', 'decode_images', 'tokenize_texts', 'check_folds', 'grouped_part',
-           'fold_split', 'split_records', 'InputSpec', 'augment_batch', 'check_classes', 'MedPixDataset', 'augmenting',
-           'format_summary', 'cache_root', 'data_root', 'records_of', 'check_fold_count', 'check_split_overlap',
-           'build_datasets']
+           'fold_split', 'student_subset', 'split_records', 'InputSpec', 'augment_batch', 'check_classes',
+           'MedPixDataset', 'augmenting', 'format_summary', 'cache_root', 'data_root', 'records_of', 'check_fold_count',
+           'check_split_overlap', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #7573db5b
 SPLITS = ('train', 'dev', 'test')
@@ -448,6 +448,22 @@ def fold_split(records: list, folds: int, fold: int, seed: int = FOLD_SEED) -> d
     train, dev = grouped_part(rest, min(DEV_PARTS, len({r.case_id for r in rest})), 0, seed)
     return {'train': train, 'dev': dev, 'test': test}
 
+# %% ../nbs/01_data.ipynb #3c7a2daa
+def student_subset(records: list, fraction: float, seed: int = FOLD_SEED) -> list | None:
+    "Sorted indices of `records` in a seeded `fraction` of their cases, per modality x location; None for all."
+    if fraction >= 1: return None
+    cases, strata = {}, {}
+    for i, r in enumerate(records): cases.setdefault(r.case_id, []).append(i)
+    for case, rows in cases.items():
+        r = records[rows[0]]  # a case's class: its first image's
+        strata.setdefault((r.modality, r.location), []).append(case)
+    rng, keep = np.random.RandomState(seed), []
+    for key in sorted(strata):
+        drawn = sorted(strata[key])
+        rng.shuffle(drawn)
+        keep += drawn[:max(1, round(fraction * len(drawn)))]
+    return sorted(i for case in keep for i in cases[case])
+
 # %% ../nbs/01_data.ipynb #ba981deb
 def split_records(root, split: str, text_fields=('caption',), limit: int = None, seed: int = 0,
                   folds: int = None, fold: int = 0) -> list:
@@ -601,11 +617,13 @@ class _Sides(torch.utils.data.Dataset):
     def __getitems__(self, indices): return self.ds.__getitems__(indices, self.sides)
 
 @patch
-def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, seed=0, drop_last=False, sides=None):
+def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, seed=0, drop_last=False, sides=None,
+           indices=None):  # only these samples (`student_subset`); each batch's `index` stays the sample's own
     "A `DataLoader` over this split that collates with `collate` (for `sides` only), shuffled by `seed` if `shuffle`."
     g = torch.Generator().manual_seed(seed)
     collate = self.collate if sides is None else functools.partial(self.collate, sides=tuple(sides))
-    return torch.utils.data.DataLoader(self if sides is None else _Sides(self, tuple(sides)),
+    ds = self if sides is None else _Sides(self, tuple(sides))
+    return torch.utils.data.DataLoader(ds if indices is None else torch.utils.data.Subset(ds, list(indices)),
                                        batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=g,
                                        collate_fn=collate, drop_last=drop_last, persistent_workers=num_workers > 0)
 

@@ -13,7 +13,7 @@ from torch import nn
 from tqdm import tqdm
 from accelerate import Accelerator
 from .config import augments
-from .data import augmenting
+from .data import augmenting, student_subset
 from .models import hidden_part, hiding, task_logits
 from .metrics import TASKS, as_score, measures, metric_name, model_metrics, side
 from .run_folder import TrainingError, save_weights
@@ -169,19 +169,25 @@ class Run:
     memos: dict = field(default_factory=dict)     # frozen-feature memo rows its models share (`build_stage_model`)
     probe: dict = None                            # `probe.linear_probe` of the teacher's towers, once fitted
     def loader(self, split, shuffle=False, epoch=0, sides=None):
-        "The loader of `split`; a shuffled one drops a last batch of one sample (batch norm cannot train on it)."
-        d, n = self.cfg['data'], len(self.datasets[split])
+        "The loader of `split` (a student's: its share of train); a shuffled one never ends on a batch of one sample."
+        d = self.cfg['data']
+        indices = self.student_indices if split == 'train' and 'student' in (sides or ('student',)) else None
+        n = len(self.datasets[split]) if indices is None else len(indices)
         loader = self.datasets[split].loader(batch_size=d['batch_size'], shuffle=shuffle, num_workers=d['num_workers'],
-                                             seed=self.cfg['seed'] + epoch, sides=sides,
+                                             seed=self.cfg['seed'] + epoch, sides=sides, indices=indices,
                                              drop_last=shuffle and n % d['batch_size'] == 1)
         return self.accelerator.prepare(loader)
+    @property
+    def student_indices(self):
+        "The training samples the students learn from (`training.student_fraction`), or None for all of them."
+        return student_subset(self.datasets['train'].records, self.cfg['training']['student_fraction'])
     @property
     def main(self): return self.accelerator.is_main_process
 
 # %% ../nbs/07_engine.ipynb #81085beb
-def steps_per_epoch(run: Run) -> int:
-    "Optimizer steps one epoch takes on this process."
-    return math.ceil(len(run.loader('train', shuffle=True)) / run.cfg['training']['grad_accum'])
+def steps_per_epoch(run: Run, who: str = 'teacher') -> int:
+    "Optimizer steps one epoch of `who`'s stage takes on this process."
+    return math.ceil(len(run.loader('train', shuffle=True, sides=(who,))) / run.cfg['training']['grad_accum'])
 
 # %% ../nbs/07_engine.ipynb #1a739f2b
 def rng_state() -> dict:

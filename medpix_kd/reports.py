@@ -27,9 +27,9 @@ from .files import RunFiles
 __all__ = ['STYLE', 'LINE_STYLES', 'CHANCE_ROW', 'read_run', 'run_models', 'class_label', 'class_counts', 'stratified_picks',
            'sample_images', 'training_curves', 'confusion_heatmaps', 'per_class_f1', 'per_class_f1_bars', 'speedup',
            'comparison_table', 'interval_table', 'kd_gain_text', 'conclusion', 'summary_table', 'data_line',
-           'unk_words', 'headline', 'summary_box', 'provenance_table', 'config_changes', 'config_details',
-           'calibration_table', 'reliability_diagrams', 'contribution_table', 'agreement_table', 'explanation_strip',
-           'or_note']
+           'unk_words', 'headline', 'why_no_gain', 'student_share_text', 'summary_box', 'provenance_table',
+           'config_changes', 'config_details', 'calibration_table', 'reliability_diagrams', 'contribution_table',
+           'agreement_table', 'explanation_strip', 'or_note']
 
 # %% ../nbs/08_reports.ipynb #44176f26
 def read_run(log_dir) -> dict:
@@ -316,7 +316,30 @@ def headline(res: dict) -> str:
     if floor is not None and interval:
         clears = 'clears' if interval[0] > floor else 'does not clearly clear'
         text += f"; its joint accuracy {clears} the majority-class floor of {floor:.3f}"
-    return text + '.'
+    return text + '.' + (f' {why}' if gain and gain['low'] <= 0 and (why := why_no_gain(res, gain)) else '')
+
+def why_no_gain(res: dict, gain: dict) -> str:
+    "One sentence, from the run's own figures, on why distillation showed no gain: what the teacher had to give."
+    t, ce = (measures(res['metrics'], 'test', who)['mean_macro_f1'] for who in ('teacher', 'student_ce'))
+    if ce >= t:
+        return (f"Why: the student trained alone already scores as high as its teacher ({ce:.3f} against {t:.3f} "
+                "test mean macro-F1), so the teacher's outputs had nothing to add that the labels did not give.")
+    boot, half = res.get('bootstrap') or {}, (gain['high'] - gain['low']) / 2
+    size = f" on {boot['images']} test images from {boot['cases']} cases" if boot else ''
+    if gain['high'] >= 0:
+        return (f"Why: the teacher leads the student trained alone by {t - ce:.3f}, but{size} a gain smaller than "
+                f"about ±{half:.3f} cannot be told from noise.")
+    return (f"Why not: the teacher leads the student trained alone by {t - ce:.3f}, yet with this loss, size and "
+            "number of epochs its outputs pulled the student away from what the labels alone taught it.")
+
+# %% ../nbs/08_reports.ipynb #67dbb699
+def student_share_text(res: dict) -> str:
+    "A sentence on the students' share of the training split (`training.student_fraction`), or '' if all of it."
+    data = (res.get('provenance') or {}).get('data') or {}
+    if not (part := data.get('student_train')): return ''
+    return (f" The students learn from {part['images']:,} of the {data['images']['train']:,} training images "
+            f"({part['cases']:,} of {data['cases']['train']:,} cases, training.student_fraction {part['fraction']:g}); "
+            "the teacher from all of them.")
 
 # %% ../nbs/08_reports.ipynb #b2d056fe
 def summary_box(log_dir) -> str:
@@ -334,6 +357,7 @@ def summary_box(log_dir) -> str:
               for key, who in (('teacher_source', 'teacher'), ('ce_source', '<code>ce</code> student'))
               if prov.get(key)]
     if shared: what += f" Trained once by another run and adopted here (SHA-256 checked): {' and '.join(shared)}."
+    what += html.escape(student_share_text(res))
     table = summary_table(res).to_html(border=0, classes='summary')
     note = ("Test split; [low, high]: 95% interval from 2,000 resamples of the test cases. "
             "Latency: median of the run's own timing on its machine.")

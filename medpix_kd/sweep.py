@@ -176,7 +176,9 @@ def _ready(self: Sweep, name: str):
     lead = self.entries.get(leader, {})
     if leader is None or (is_done(self.plans[leader]) and lead.get('state') != 'submitted'): return []  # job ended
     if self.launcher['type'] == 'local' and weights_final(self.plans[leader], self.adopts[name][leader]):
-        if entry['state'] == 'waiting': self._say(name, f"the weights it adopts from {leader} are final")
+        if entry['state'] == 'waiting' and 'released' not in entry:  # said once, however long it waits for a place
+            self._say(name, f"the weights it adopts from {leader} are final")
+            entry['released'] = _now()
         return []  # its leader still reports or trains its own student: this run needs none of that
     if lead.get('state') == 'failed' or lead.get('state', '').startswith('not submitted'):
         entry.update(state='not submitted', error=f"its teacher's run {leader} did not finish; submit the batch again")

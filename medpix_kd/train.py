@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
-from .data import build_datasets, data_root, is_synthetic
+from .data import build_datasets, data_root, is_synthetic, student_subset
 from .model_card import write_model_card
 from .predict import write_portable
 from .backbones import input_specs, tokenizer_dir, unk_share
@@ -38,8 +38,8 @@ __all__ = ['ADOPTS', 'BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS
            'frozen', 'adopt_weights', 'adopt_teacher', 'mark_trained', 'load_teacher_checkpoint', 'build_stage_model',
            'new_teacher_stage', 'probe_settings', 'reused_probe', 'probe_stage', 'teacher_stage', 'teacher_targets',
            'inherit_vision', 'new_student_stage', 'student_stage', 'check_ce_checkpoint', 'baseline_stage',
-           'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'followed_teacher',
-           'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
+           'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'student_share',
+           'followed_teacher', 'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
 def teacher_outputs(teacher, batch, accelerator, keys) -> dict:
@@ -251,7 +251,7 @@ def new_student_stage(run: Run, teacher, tokenizer, loss=None, cache_teacher: bo
     start = time.perf_counter()
     targets = teacher_targets(run, teacher, loss, cache_teacher)
     run.timings['teacher_cache_s'] = time.perf_counter() - start if isinstance(targets, TeacherCache) else 0.0
-    return new_stage(cfg, acc, 'student', student, loss, steps_per_epoch(run), targets)
+    return new_stage(cfg, acc, 'student', student, loss, steps_per_epoch(run, 'student'), targets)
 
 # %% ../nbs/07_train.ipynb #da92d9f7
 def student_stage(run: Run, teacher, tokenizer, state=None):
@@ -287,7 +287,8 @@ def baseline_stage(run: Run, tokenizer, state=None):
     if not done:
         set_seed(cfg['seed'] + 1)  # the same initial student as the distilled one's
         student = build_stage_model(cfg, 'student', tokenizer, run.memos).to(acc.device)
-        stage = new_stage(cfg, acc, 'student_ce', student, CELoss().materialize(None), steps_per_epoch(run))
+        stage = new_stage(cfg, acc, 'student_ce', student, CELoss().materialize(None),
+                          steps_per_epoch(run, 'student'))
         fit_stage(run, stage, resume_stage(stage, state, acc))
         run.finished['student_ce'] = stage.history
         if run.main: mark_trained(run.log_dir, 'student_ce')
@@ -368,7 +369,15 @@ def data_facts(cfg: dict, datasets: dict) -> dict:
             'cases': {s: len({r.case_id for r in d.records}) for s, d in datasets.items()},
             'texts_naming_modality': round(naming, 4),
             'unk_share': {who: {s: round(unk_share(d.specs[who].tokenizer, [r.text for r in d.records]), 6)
-                                for s, d in datasets.items()} for who in ('teacher', 'student')}}
+                                for s, d in datasets.items()} for who in ('teacher', 'student')},
+            **student_share(cfg, datasets)}
+
+def student_share(cfg: dict, datasets: dict) -> dict:
+    "The students' share of the training split (`training.student_fraction`) as images and cases; {} for all of it."
+    records = datasets['train'].records
+    if (part := student_subset(records, cfg['training']['student_fraction'])) is None: return {}
+    return {'student_train': {'fraction': cfg['training']['student_fraction'], 'images': len(part),
+                              'cases': len({records[i].case_id for i in part})}}
 
 # %% ../nbs/07_train.ipynb #f2e6c959
 def _run_stages(cfg, acc, log_dir, state, begin, progress, on_step) -> dict:
