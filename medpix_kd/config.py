@@ -14,10 +14,10 @@ from .files import atomic_write
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
            'LOSS_KEYS', 'LAUNCHERS', 'LAUNCHER_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX',
-           'PRESETS', 'MedpixError', 'ConfigError', 'explain_error', 'Key', 'default_config', 'with_defaults',
-           'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean', 'loss_default', 'safe_yaml',
-           'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config', 'save_config', 'flat_config',
-           'config_differences']
+           'PRESETS', 'CONFIG_HEAD', 'CONFIG_TAIL', 'MedpixError', 'ConfigError', 'explain_error', 'Key',
+           'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean',
+           'loss_default', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config',
+           'save_config', 'flat_config', 'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -512,6 +512,9 @@ def get_preset(name: str) -> dict:
     return copy.deepcopy(PRESETS[name])
 
 # %% ../nbs/00_config.ipynb #7d7ebfa3
+CONFIG_HEAD = '# medpix_kd config, as a run used it\n'  # the first and last lines `save_config` writes
+CONFIG_TAIL = '# end of the medpix_kd config\n'
+
 def read_yaml(path):
     "The mapping in the YAML file at `path`, or a `ConfigError` naming the file (and line)."
     path = Path(path)
@@ -528,6 +531,9 @@ def read_yaml(path):
         line = raw[:e.start].count(b'\n') + 1
         raise ConfigError(f"{path}, line {line}: not UTF-8 text (byte {raw[e.start]:#04x}); "
                           "save the file as UTF-8") from None
+    if text.startswith(CONFIG_HEAD) and CONFIG_TAIL.strip() not in text:  # valid YAML, yet keys would be missing
+        raise ConfigError(f"{path}: a config medpix_kd wrote, cut short after line {text.count(chr(10))} (its last "
+                          f"line, {CONFIG_TAIL.strip()!r}, is missing); restore the file from a copy")
     try: data = safe_yaml(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
@@ -561,8 +567,9 @@ def load_config(path=None,      # YAML file with any subset of the sections; Non
 
 # %% ../nbs/00_config.ipynb #3ce3133b
 def save_config(cfg: dict, path):
-    "Write `cfg` to `path` as YAML, in schema order; returns the path."
-    return atomic_write(path, lambda f: f.write(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)), 'w')
+    "Write `cfg` to `path` as YAML, in schema order, between two comment lines (a copy cut short lacks the last)."
+    text = CONFIG_HEAD + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False) + CONFIG_TAIL
+    return atomic_write(path, lambda f: f.write(text), 'w')
 
 # %% ../nbs/00_config.ipynb #ca083301
 def flat_config(d: dict, prefix='') -> dict:
