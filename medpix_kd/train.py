@@ -166,7 +166,7 @@ def reused_probe(cfg: dict) -> dict | None:
     if not path.is_file(): return None
     saved = read_json(path, 'delete it: the run that adopts its teacher then fits the probe itself')
     if not isinstance(saved, dict) or saved.get('settings') != probe_settings(cfg): return None
-    probe = saved['probe']
+    if not isinstance(probe := saved.get('probe'), dict): return None  # damaged: this run fits its own
     logits = {s: {t: np.asarray(v, dtype=np.float32) for t, v in by_task.items()}
               for s, by_task in probe.get('logits', {}).items()}
     return probe | ({'logits': logits} if logits else {}) | {'reused_from': str(path.parent)}
