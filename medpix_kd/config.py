@@ -149,6 +149,10 @@ TRAINING_KEYS = {
         choices=('auto', 'no', 'bf16', 'fp16')),
     'cache_teacher': Key(True, bool,
         "compute the teacher's training-split outputs once and reuse them every epoch (needs an unaugmented student)"),
+    'output_cache': Key(True, bool,
+        "keep the teacher's training-split outputs and each model's test attributions under the cache folder "
+        "(`data.cache_dir`), keyed by the weights' SHA-256 and the inputs, so that runs sharing a teacher compute "
+        "them once"),
     'ce_baseline': Key(False, bool,
         "also train the same student with `ce` alone (same seed, same start) and report the KD gain over it"),
     'student_fraction': Key(1.0, float,

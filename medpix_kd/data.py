@@ -627,6 +627,17 @@ def loader(self: MedPixDataset, batch_size=16, shuffle=False, num_workers=0, see
                                        batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=g,
                                        collate_fn=collate, drop_last=drop_last, persistent_workers=num_workers > 0)
 
+# %% ../nbs/01_data.ipynb #75a070f0
+@patch
+def input_digest(self: MedPixDataset, who: str) -> str:
+    "SHA-256 of the inputs model `who` reads from this split (pixels, normalization, token ids), in sample order."
+    spec = self.specs[who]
+    digest = hashlib.sha256(repr((spec.image_size, tuple(spec.image_mean), tuple(spec.image_std), self.augment,
+                                  [r.image for r in self.records])).encode())
+    for t in (self.pixels[spec.image_size], self.tokens[who]['input_ids'], self.tokens[who]['attention_mask']):
+        digest.update(t.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
 # %% ../nbs/01_data.ipynb #8377108c
 @contextlib.contextmanager
 def augmenting(ds: MedPixDataset, on: bool = True):

@@ -168,6 +168,7 @@ class Run:
     timings: dict = field(default_factory=dict)
     memos: dict = field(default_factory=dict)     # frozen-feature memo rows its models share (`build_stage_model`)
     probe: dict = None                            # `probe.linear_probe` of the teacher's towers, once fitted
+    cached: dict = field(default_factory=dict)    # what came from the output cache: 'read' or 'computed', by kind
     def loader(self, split, shuffle=False, epoch=0, sides=None):
         "The loader of `split` (a student's: its share of train); a shuffled one never ends on a batch of one sample."
         d = self.cfg['data']

@@ -16,8 +16,8 @@ from .intervals import percentile_interval, resample_weights
 
 # %% auto #0
 __all__ = ['GRID', 'TOP_WORDS', 'AGREEMENT', 'MONO_EM', 'image_layer', 'text_layer', 'patch_grid', 'attribute', 'explain_model',
-           'word_scores', 'map_agreement', 'word_overlap', 'agreement_frame', 'agreement_summary', 'shaded_words',
-           'overlay', 'explanation_figure']
+           'word_scores', 'map_agreement', 'word_overlap', 'explain_split', 'agreement_frame', 'agreement_summary',
+           'shaded_words', 'overlay', 'explanation_figure']
 
 # %% ../nbs/06g_explain.ipynb #4ed0fdb8
 def image_layer(vision) -> tuple:
@@ -108,31 +108,45 @@ def word_overlap(a: list, b: list, k: int = TOP_WORDS) -> float:
 # %% ../nbs/06g_explain.ipynb #8cb9f73c
 AGREEMENT = {'image_rank_correlation': 'image map, rank correlation', 'top_word_overlap': 'top-5 words, overlap'}
 
+def explain_split(model, dataset, who: str,  # `who` ('teacher', 'student', 'student_ce') picks the inputs
+                  device='cpu', batch_size: int = 16) -> dict:
+    "`explain_model` over all of `dataset` for the true classes: `{task}.image` (N, h, w), `{task}.tokens` (N, L)."
+    from medpix_kd.metrics import side
+    parts = {f'{t}.{k}': [] for t in TASKS for k in ('image', 'tokens')}
+    for batch in dataset.loader(batch_size=batch_size, sides=(side(who),)):
+        targets = {t: batch[f'y_{t}'].to(device) for t in TASKS}
+        ex = explain_model(model, {k: v.to(device) for k, v in batch[side(who)].items()}, targets)
+        for t in TASKS:
+            for k in ('image', 'tokens'): parts[f'{t}.{k}'].append(ex[t][k].cpu())
+    width = max(x.shape[1] for x in parts[f'{next(iter(TASKS))}.tokens'])  # each batch is cut to its longest text
+    pad = lambda k, x: F.pad(x, (0, width - x.shape[1])) if k.endswith('.tokens') else x
+    return {k: torch.cat([pad(k, x) for x in v]) for k, v in parts.items()}
+
 def agreement_frame(models: dict,     # 'teacher' and one or more students (model key -> MultimodalClassifier)
                     dataset,          # a `MedPixDataset` with both models' inputs
-                    device='cpu', batch_size: int = 16) -> pd.DataFrame:
+                    device='cpu', batch_size: int = 16,
+                    explained: dict = None,  # model key -> its `explain_split`, where already at hand (a cache)
+                   ) -> pd.DataFrame:
     "Per image: each student's agreement with the teacher's attributions (`AGREEMENT`) per task, for the true class."
     from medpix_kd.metrics import side
+    ex = {who: (explained or {}).get(who) or explain_split(m, dataset, who, device, batch_size)
+          for who, m in models.items()}
+    students = [who for who in models if who != 'teacher']
+    rho = {(who, t): map_agreement(ex['teacher'][f'{t}.image'], ex[who][f'{t}.image'])
+           for who in students for t in TASKS}  # the whole split at once
+    spec = lambda who: dataset.specs[side(who)]
     rows = []
-    for batch in dataset.loader(batch_size=batch_size):
-        targets = {t: batch[f'y_{t}'].to(device) for t in TASKS}
-        ex = {who: explain_model(m, {k: v.to(device) for k, v in batch[side(who)].items()}, targets)
-              for who, m in models.items()}
-        students = [who for who in models if who != 'teacher']
-        rho = {(who, t): map_agreement(ex['teacher'][t]['image'].cpu(), ex[who][t]['image'].cpu())
-               for who in students for t in TASKS}  # the whole batch at once
-        spec = lambda who: dataset.specs[side(who)]
-        for j, i in enumerate(batch['index'].tolist()):
-            rec, row = dataset.records[i], {}
-            words = {(who, t): word_scores(spec(who).tokenizer, rec.text, spec(who).max_length,
-                                           ex[who][t]['tokens'][j].cpu().numpy()) for who in models for t in TASKS}
-            for who in students:
-                read = [len(words[x, next(iter(TASKS))]) for x in ('teacher', who)]
-                row[f'{who}_words_read'] = min(read)  # the words both read (`word_overlap`)
-                for t in TASKS:
-                    row[f'{who}_{t}_image_rank_correlation'] = float(rho[who, t][j])
-                    row[f'{who}_{t}_top_word_overlap'] = word_overlap(words['teacher', t], words[who, t])
-            rows.append({'image': rec.image, 'case_id': rec.case_id, **row})
+    for i, rec in enumerate(dataset.records):
+        words = {(who, t): word_scores(spec(who).tokenizer, rec.text, spec(who).max_length,
+                                       ex[who][f'{t}.tokens'][i].numpy()) for who in models for t in TASKS}
+        row = {}
+        for who in students:
+            read = [len(words[x, next(iter(TASKS))]) for x in ('teacher', who)]
+            row[f'{who}_words_read'] = min(read)  # the words both read (`word_overlap`)
+            for t in TASKS:
+                row[f'{who}_{t}_image_rank_correlation'] = float(rho[who, t][i])
+                row[f'{who}_{t}_top_word_overlap'] = word_overlap(words['teacher', t], words[who, t])
+        rows.append({'image': rec.image, 'case_id': rec.case_id, **row})
     return pd.DataFrame(rows)
 
 # %% ../nbs/06g_explain.ipynb #85b2960e

@@ -382,7 +382,9 @@ def provenance_table(res: dict) -> pd.DataFrame:
             'GPU': (m.get('gpu') or 'none') if m else '–', 'device': res.get('device', '–'),
             'mixed precision': res.get('mixed_precision', '–'), 'processes': res.get('processes', '–'),
             'run folder': ((res.get('config') or {}).get('logging') or {}).get('log_dir', '–'),
-            'data': (data['root'] + (' (synthetic)' if data['synthetic'] else '')) if data else '–'}
+            'data': (data['root'] + (' (synthetic)' if data['synthetic'] else '')) if data else '–',
+            'read from the output cache': '–' if 'output_cache' not in p else  # outputs another run computed
+                ', '.join(k for k, v in p['output_cache'].items() if v == 'read') or 'nothing'}
     rows |= {f"wall time: {k[:-2].replace('_', ' ')}": f'{v:,.1f} s' for k, v in (res.get('timings') or {}).items()}
     return pd.DataFrame({'value': {k: str(v) for k, v in rows.items()}})
 

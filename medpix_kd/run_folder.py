@@ -12,12 +12,12 @@ from .files import RunFiles, atomic_save, atomic_write, run_outputs, write_json
 
 # %% auto #0
 __all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPORT_FILES', 'RUN_OUTPUTS', 'ADOPTED',
-           'RESUME_MAY_CHANGE', 'CE_FREE', 'TrainingError', 'RunFileError', 'RunFolderError', 'read_json',
-           'is_legacy_value', 'checkpoint_globals', 'load_checkpoint', 'plain_values', 'convert_checkpoint',
-           'is_run_folder', 'looks_like_earlier_run', 'mark_run_folder', 'run_state', 'nothing_to_resume',
-           'not_a_run_folder', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder', 'ce_settings',
-           'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights', 'file_sha256', 'check_sha256',
-           'check_output_file']
+           'RESUME_MAY_CHANGE', 'CE_FREE', 'OUTPUTS_VERSION', 'TrainingError', 'RunFileError', 'RunFolderError',
+           'read_json', 'is_legacy_value', 'checkpoint_globals', 'load_checkpoint', 'plain_values',
+           'convert_checkpoint', 'is_run_folder', 'looks_like_earlier_run', 'mark_run_folder', 'run_state',
+           'nothing_to_resume', 'not_a_run_folder', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder',
+           'ce_settings', 'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights', 'file_sha256',
+           'check_sha256', 'cached_outputs', 'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -262,7 +262,7 @@ def follow_folder(saved: dict, folder) -> dict:
 
 # %% ../nbs/06a_run_folder.ipynb #8dad38f5
 RESUME_MAY_CHANGE = ('logging.log_dir', 'logging.progress', 'logging.latency_batches', 'logging.latency_repeats',
-                     'data.num_workers', 'data.cache_dir', 'data.image_cache',
+                     'data.num_workers', 'data.cache_dir', 'data.image_cache', 'training.output_cache',
                      *(f'launcher.{k}' for k in LAUNCHER_KEYS))  # how a run is launched is not what it trains
 
 # %% ../nbs/06a_run_folder.ipynb #e717dd25
@@ -374,6 +374,28 @@ def check_sha256(path, expected: str, what: str, found: str = None):
             f"{path} has changed since {what} recorded it (SHA-256 {found[:12]}..., recorded {expected[:12]}...); "
             "it was written in place or replaced, so it is not the model this run was trained and evaluated with. "
             "Restore it, or train the run again")
+
+# %% ../nbs/06a_run_folder.ipynb #c15ecea2
+OUTPUTS_VERSION = 1  # bump when a model's forward or an attribution method changes what a cached output holds
+
+def cached_outputs(folder,       # the cache's folder (`data.cache_root(cfg)/'outputs'`)
+                   kind: str,    # what is cached, in the file name: 'teacher-train', 'explanations-test', ...
+                   parts: dict,  # all the outputs depend on (weights' SHA-256, input digest, settings), JSON-able
+                   compute,      # () -> {name: tensor}, called when no intact cache file holds them
+                  ) -> tuple:
+    "`compute()`'s tensors (CPU), or those an earlier call with the same `kind` and `parts` stored; and if read."
+    import warnings
+    from safetensors.torch import load_file, save
+    from . import __version__
+    key = json.dumps({'kind': kind, 'version': OUTPUTS_VERSION, 'medpix_kd': __version__, **parts}, sort_keys=True)
+    path = Path(folder)/f'{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.safetensors'
+    if path.is_file():
+        try: return load_file(path), True
+        except Exception as e:  # safetensors raises its own error types for a torn or edited file
+            warnings.warn(f"{path}: damaged output cache ({e}); computing the outputs again", RuntimeWarning)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in compute().items()}
+    atomic_write(path, lambda f: f.write(save(tensors)))  # a crash never leaves a torn cache file
+    return tensors, False
 
 # %% ../nbs/06a_run_folder.ipynb #77c8ea36
 def check_output_file(out, overwrite: bool, ours, kind: str, option: str = '--out'):

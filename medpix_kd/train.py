@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 from .config import augments, load_config, save_config, with_defaults
-from .data import build_datasets, data_root, is_synthetic, student_subset
+from .data import build_datasets, cache_root, data_root, is_synthetic, student_subset
 from .model_card import write_model_card
 from .predict import write_portable
 from .backbones import input_specs, tokenizer_dir, unk_share
@@ -21,12 +21,12 @@ from .intervals import (bootstrap, frame_models, labels_of, majority_floor, pair
                                  percentile_interval, predictions_frame, resample_weights, weighted_scores,
                                  write_predictions)
 from .calibration import calibrate
-from .explain import agreement_frame, agreement_summary
+from .explain import agreement_frame, agreement_summary, explain_split
 from .metrics import (HEADLINE, TASKS, as_score, confusion, latency_table, measures, metric_name,
                                model_metrics, side)
 from .run_folder import (RunFileError, RunLock, claim_run_dir, load_checkpoint, load_trained_model, prepare_run_dir,
                                   read_json, run_state, save_weights, share_weights, check_sha256, file_sha256,
-                                  follow_folder, checkpoint_globals, ADOPTED, ce_settings)
+                                  follow_folder, checkpoint_globals, ADOPTED, ce_settings, cached_outputs)
 from .files import RunFiles, atomic_write, write_csv, write_json
 from .devices import machine, make_accelerator, provenance
 from .engine import (Run, Stage, TeacherCache, TrainingError, fit_stage, in_terminal, new_stage, predict,
@@ -36,9 +36,9 @@ from .probe import linear_probe
 # %% auto #0
 __all__ = ['ADOPTS', 'BOOTSTRAP', 'CONTRIBUTION', 'MODALITY_WORDS', 'RESUME_KEYS', 'teacher_outputs', 'build_teacher_cache',
            'frozen', 'adopt_weights', 'adopt_teacher', 'mark_trained', 'load_teacher_checkpoint', 'build_stage_model',
-           'new_teacher_stage', 'probe_settings', 'reused_probe', 'probe_stage', 'teacher_stage', 'teacher_targets',
-           'inherit_vision', 'new_student_stage', 'student_stage', 'check_ce_checkpoint', 'baseline_stage',
-           'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'student_share',
+           'new_teacher_stage', 'probe_settings', 'reused_probe', 'probe_stage', 'teacher_stage', 'shared_outputs',
+           'teacher_targets', 'inherit_vision', 'new_student_stage', 'student_stage', 'check_ce_checkpoint',
+           'baseline_stage', 'final_evaluation', 'uncertainty', 'modality_contribution', 'data_facts', 'student_share',
            'followed_teacher', 'resumable_state', 'train', 'best_epoch', 'kd_gain', 'forget_progress', 'finish']
 
 # %% ../nbs/07_train.ipynb #a2d081bf
@@ -213,13 +213,28 @@ def teacher_stage(run: Run, tokenizer, state=None):
     return frozen(teacher, acc.device)
 
 # %% ../nbs/07_train.ipynb #32b29876
+def shared_outputs(run: Run, kind: str, who: str, split: str, compute, **settings) -> dict:
+    "`compute()`, or the same tensors from the output cache where `training.output_cache` allows (`cached_outputs`)."
+    cfg, weights = run.cfg, RunFiles(run.log_dir).best(who)
+    if not (cfg['training']['output_cache'] and run.accelerator.num_processes == 1 and weights.is_file()):
+        return compute()  # several processes each hold their share of the outputs: computed as before
+    model = {k: v for k, v in cfg[side(who)].items() if k != 'checkpoint'}  # where it came from is in its SHA-256
+    parts = {'weights': file_sha256(weights), 'inputs': run.datasets[split].input_digest(side(who)), 'model': model,
+             'fusion': cfg['fusion'], 'precision': run.accelerator.mixed_precision,
+             'channels_last': cfg['training']['channels_last'], 'device': run.accelerator.device.type, **settings}
+    tensors, read = cached_outputs(cache_root(cfg)/'outputs', kind, parts, compute)
+    run.cached[f'{kind} {who}'] = 'read' if read else 'computed'
+    return {k: v.to(run.accelerator.device) for k, v in tensors.items()}
+
 def teacher_targets(run: Run, teacher, loss, cache: bool = None):
     "What gives each student batch the teacher's outputs: a cache, the live teacher or None (`cache` None: per config)."
     if not loss.needs_teacher: return None
     keys = list(dict.fromkeys([*LOGIT_KEYS, *loss.features]))
     if cache is None: cache = run.cfg['training']['cache_teacher'] and not augments(run.cfg, 'student')
-    if cache: return build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys,
-                                         run.cfg['data']['batch_size'])
+    if cache:
+        build = lambda: build_teacher_cache(teacher, run.datasets['train'], run.accelerator, keys,
+                                            run.cfg['data']['batch_size']).rows
+        return TeacherCache(shared_outputs(run, 'teacher-train', 'teacher', 'train', build, keys=keys))
     return lambda batch: teacher_outputs(teacher, batch, run.accelerator, keys)
 
 # %% ../nbs/07_train.ipynb #aaaaff33
@@ -500,7 +515,12 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
     run.timings['calibration_s'] = time.perf_counter() - start
     start, agreement = time.perf_counter(), None
     if run.main:  # the attributions are the same on every process: one explains them all
-        frame = agreement_frame(models, run.datasets['test'], acc.device, cfg['data']['batch_size'])
+        test, size = run.datasets['test'], cfg['data']['batch_size']
+        explained = {who: shared_outputs(run, 'explanations-test', who, 'test',
+                                         lambda m=m, who=who: explain_split(m, test, who, acc.device, size))
+                     for who, m in models.items()}  # a shared teacher's and `ce` student's: computed by one run
+        frame = agreement_frame(models, test, acc.device, size, {w: {k: v.cpu() for k, v in e.items()}
+                                                                  for w, e in explained.items()})
         write_csv(frame.to_dict('records'), RunFiles(run.log_dir).agreement('test'))
         agreement = agreement_summary(frame, BOOTSTRAP['resamples'], BOOTSTRAP['seed'], BOOTSTRAP['level'])
     run.timings['explanations_s'] = time.perf_counter() - start
@@ -529,7 +549,8 @@ def finish(run: Run, teacher, stage: Stage, begin: float, baseline=None) -> dict
                'metrics': metrics, 'kd_gain': kd_gain(metrics),
                'probe': {k: v for k, v in probe.items() if k != 'logits'},
                'calibration': calibration, 'modality_contribution': contribution, 'attribution_agreement': agreement,
-               'provenance': provenance() | {'data': data_facts(cfg, run.datasets)} | adopted,
+               'provenance': provenance() | {'data': data_facts(cfg, run.datasets), 'output_cache': run.cached}
+                             | adopted,
                } | uncertainty(frames)
     if run.main:
         write_metrics(run.log_dir, run_history(run, stage))
