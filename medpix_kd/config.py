@@ -13,11 +13,11 @@ from .files import atomic_write
 
 # %% auto #0
 __all__ = ['FUSION_TYPES', 'SELECTION_METRICS', 'LOSS_TYPES', 'IMAGE_CACHES', 'DATA_KEYS', 'TRAINING_KEYS', 'FUSION_KEYS',
-           'LOSS_KEYS', 'LAUNCHERS', 'LAUNCHER_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX', 'YAML_BYTES_MAX',
-           'PRESETS', 'CONFIG_HEAD', 'CONFIG_TAIL', 'MedpixError', 'ConfigError', 'explain_error', 'Key',
-           'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value', 'did_you_mean',
-           'loss_default', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml', 'preset_for', 'load_config',
-           'save_config', 'flat_config', 'config_differences']
+           'LOSS_KEYS', 'LAUNCHERS', 'SLURM_NAME', 'LAUNCHER_KEYS', 'SCHEMA', 'LOSS_SETTINGS', 'YAML_VALUES_MAX',
+           'YAML_BYTES_MAX', 'PRESETS', 'CONFIG_HEAD', 'CONFIG_TAIL', 'MedpixError', 'ConfigError', 'explain_error',
+           'Key', 'default_config', 'with_defaults', 'augments', 'config_docs', 'text_table', 'check_value',
+           'did_you_mean', 'loss_default', 'safe_yaml', 'parse_override', 'get_preset', 'read_yaml', 'preset_for',
+           'load_config', 'save_config', 'flat_config', 'config_differences']
 
 # %% ../nbs/00_config.ipynb #c5f33bbd
 class MedpixError(Exception):
@@ -58,6 +58,7 @@ class Key:
     high: float = None     # largest allowed value (inclusive)
     nullable: bool = False # whether `null` (None) is allowed
     item: type = str       # kind of each element, for `list` keys
+    pattern: tuple = None  # (regular expression a string must match whole, what it describes)
 
 # %% ../nbs/00_config.ipynb #85b8619b
 FUSION_TYPES = ('simple', 'concat_mlp', 'cross_attention', 'gated', 'transformer_concat')
@@ -206,13 +207,17 @@ LOSS_KEYS = {
 
 # %% ../nbs/00_config.ipynb #ef720cf0
 LAUNCHERS = ('sequential', 'local', 'slurm')
+SLURM_NAME = r'[A-Za-z0-9_.+-]{1,64}'  # a name that an sbatch script carries: no space, quote or line break
 
 LAUNCHER_KEYS = {
     'type': Key('sequential', str, "how a batch runs its runs: one after another in this process (`sequential`), "
                 "or one submitit job per run on this machine (`local`) or on a Slurm cluster (`slurm`)",
                 choices=LAUNCHERS),
-    'partition': Key(None, str, "Slurm partition of the jobs", nullable=True),
-    'account': Key(None, str, "Slurm account the jobs are charged to", nullable=True),
+    'partition': Key(None, str, "Slurm partition of the jobs (several: comma-separated)", nullable=True,
+                     pattern=(rf'{SLURM_NAME}(,{SLURM_NAME})*', "Slurm partition names (letters, digits, '_', '.', "
+                              "'+' and '-'; several separated by commas)")),
+    'account': Key(None, str, "Slurm account the jobs are charged to", nullable=True,
+                   pattern=(SLURM_NAME, "a Slurm account name (letters, digits, '_', '.', '+' and '-')")),
     'time_min': Key(240, int, "time limit of each job, in minutes (a job past it is stopped; submit again to resume)",
                     low=1),
     'gpus': Key(0, int, "GPUs per job; a job sees only those (0: none, so it runs on the CPU; with `local`, "
@@ -329,6 +334,8 @@ def check_value(key: Key, value, where='value'):
     if key.choices is not None and any(v not in key.choices for v in (value if key.kind is list else [value])):
         expected = 'items from' if key.kind is list else 'one of'
         raise ConfigError(f"{where} = {value!r}: expected {expected} {', '.join(map(repr, key.choices))}")
+    if key.pattern is not None and not re.fullmatch(key.pattern[0], value):
+        raise ConfigError(f"{where} = {value!r}: expected {key.pattern[1]}")
     each = 'each item ' if key.kind is list else ''
     for v in (value if key.kind is list else [value]):
         if key.low is not None and v < key.low: raise ConfigError(f"{where} = {value!r}: {each}must be >= {key.low}")

@@ -73,7 +73,15 @@ def slurm_parameters(launcher: dict, name: str, after: list = ()) -> dict:
             'gpus_per_node': launcher['gpus'] or None,
             'mem': _convert_mem(launcher['mem_gb']) if launcher['mem_gb'] else None, 'stderr_to_stdout': True,
             'dependency': f"afterok:{':'.join(map(str, after))}" if after else None,
-            'additional_parameters': {'kill_on_invalid_dep': 'yes'} if after else {}}
+            'additional_parameters': {'kill_on_invalid_dep': 'yes'} if after else {}} | _printable(launcher)
+
+def _printable(launcher: dict) -> dict:
+    "Nothing, or a `ConfigError` if a launcher string would break its `#SBATCH` line (the config's own check, again)."
+    for k, v in launcher.items():
+        if isinstance(v, str) and (not v.isprintable() or ' ' in v):
+            raise ConfigError(f"launcher.{k} = {v!r}: a line break, space or control character would end its "
+                              "#SBATCH line in the job script; expected a Slurm name")
+    return {}
 
 # %% ../nbs/09b_sweep.ipynb #c075baa7
 def _slurm_executor(folder, dry_run: bool = False):
