@@ -252,7 +252,7 @@ def model_card_line(run_dir) -> str:
 # %% ../nbs/10_cli.ipynb #69c9e74e
 def cmd_predict(args) -> int:
     "Predict with a finished run's model: given images and texts, or a whole split."
-    from medpix_kd.predict import Predictor, check_against_run, split_predictions, write_explanations
+    from medpix_kd.predict import Predictor, check_against_run, explanation_stems, split_predictions, write_explanations
     if bool(args.image) == bool(args.data_root):
         raise ConfigError("give --image (with --text), or --data-root with --split and --out")
     if args.image and len(args.text) != len(args.image):
@@ -261,6 +261,7 @@ def cmd_predict(args) -> int:
     if args.data_root and not args.out: raise ConfigError("--data-root needs --out FILE.csv for the predictions")
     if args.explain and not args.image:
         raise ConfigError("--explain explains the --image inputs; give --image and --text")
+    if args.explain: explanation_stems(args.image, args.explain, args.overwrite)  # before any work or output
     if args.out:
         kind = 'predictions CSV (written by medpix-kd predict)'
         check_output_file(args.out, args.overwrite, is_predictions_csv, kind)
@@ -298,7 +299,7 @@ def cmd_convert(args) -> int:
     from medpix_kd.predict import write_portable
     import contextlib
     from medpix_kd.run_folder import (MARKER, RunFileError, RunLock, checkpoint_globals, convert_checkpoint,
-                                      load_checkpoint, looks_like_earlier_run, mark_run_folder)
+                                      load_checkpoint, looks_like_earlier_run, mark_run_folder, read_json)
     path = Path(args.path)
     if not path.exists(): raise ConfigError(f"{path} does not exist; give a run folder or a .pth checkpoint")
     if not path.is_file() and not path.is_dir():
@@ -310,6 +311,10 @@ def cmd_convert(args) -> int:
         layout = 'config.yaml beside results.json or a checkpoint'
         raise ConfigError(f"{path} is not a medpix_kd run folder: it has no {MARKER} marker, "
                           f"and it is not laid out like a run of an earlier medpix_kd ({layout})")
+    if earlier:  # what makes it a run is checked before anything in it is written: a user's folder stays as it was
+        if RunFiles(path).config.is_file(): load_config(RunFiles(path).config)
+        if RunFiles(path).results.is_file() and not isinstance(read_json(RunFiles(path).results), dict):
+            raise ConfigError(f"{RunFiles(path).results} is not a medpix_kd results file (not a JSON object)")
     with RunLock(path) if path.is_dir() else contextlib.nullcontext():  # no run may write here meanwhile
         for f in files:
             try: ckpt = load_checkpoint(f)
@@ -319,10 +324,10 @@ def cmd_convert(args) -> int:
             if not isinstance(ckpt, dict):
                 raise ConfigError(f"{f} is not a medpix_kd checkpoint: it holds a {type(ckpt).__name__}, not a dict")
             print(f"{f}: loads as weights only already")
-        if earlier: print(f"{mark_run_folder(path)/MARKER}: written; {path} is a run folder from now on")
         if path.is_dir() and RunFiles(path).results.is_file():
             for w in write_portable(path): print(f"{w}: written, with {w.with_suffix('.json').name}")
             if not RunFiles(path).model_card.is_file(): print(f"{write_model_card(path)}: written")
+        if earlier: print(f"{mark_run_folder(path)/MARKER}: written; {path} is a run folder from now on")  # the last
     return 0
 
 # %% ../nbs/10_cli.ipynb #a9c5c5ed

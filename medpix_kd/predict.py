@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_predict.ipynb #e64d981a
 from __future__ import annotations
-import math, os
+import json, math, os
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,13 +17,14 @@ from .data import (DataError, InputSpec, TEXT_FIELDS, _normalize, data_root, dec
                             tokenize_texts)
 from .intervals import frame_models, labels_of, predictions_frame, weighted_scores
 from .metrics import HEADLINE, TASKS, metric_name, side
-from .run_folder import RunFileError, check_sha256, file_sha256, load_checkpoint, read_json
+from .run_folder import RunFileError, check_sha256, enclosing_run, file_sha256, load_checkpoint, read_json
 from .files import write_json
 
 # %% auto #0
 __all__ = ['PORTABLE_FORMAT', 'PREPROCESSING_RANGES', 'model_image', 'preprocessing', 'portable_paths', 'folder_sha256',
            'save_portable', 'write_portable', 'check_description', 'check_tokenizer', 'load_portable',
-           'PredictionError', 'Predictor', 'write_explanations', 'split_predictions', 'check_against_run']
+           'PredictionError', 'Predictor', 'explanation_stems', 'write_explanations', 'split_predictions',
+           'check_against_run']
 
 # %% ../nbs/07b_predict.ipynb #d3e43774
 def model_image(image, size: int) -> np.ndarray:
@@ -367,21 +368,49 @@ def explain(self: Predictor, images, texts, batch_size: int = 8) -> list:
             out.append(one)
     return out
 
+# %% ../nbs/07b_predict.ipynb #4ca95959
+def _is_explanation(path: Path) -> bool:
+    "Whether the file `path` is one `write_explanations` wrote: a PNG image, or a JSON object with its keys."
+    if path.suffix == '.png':
+        with open(path, 'rb') as f: return f.read(8) == b'\x89PNG\r\n\x1a\n'
+    try: about = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError): return False
+    return isinstance(about, dict) and {'image', 'text', 'model'} <= about.keys()
+
+def explanation_stems(images, out_dir, overwrite: bool = False) -> list:
+    "The distinct file stems of `images`' explanations in `out_dir`, or a `PredictionError` if it may not take them."
+    out_dir, names = Path(out_dir), [Path(i).stem for i in images]
+    if (run := enclosing_run(out_dir)) is not None:
+        raise PredictionError(f"--explain {out_dir} lies in the run folder {run}, whose files are the run's own; "
+                              "write the explanations outside the run folder")
+    if os.path.lexists(out_dir) and (out_dir.is_symlink() or not out_dir.is_dir()):
+        raise PredictionError(f"--explain {out_dir} exists and is not a folder; choose a new or existing folder")
+    stems = []
+    for n, s in enumerate(names):  # two a.png: 000_a and 001_a; a literal 000_a.png beside them: 000_a_
+        stem = s if names.count(s) == 1 else f'{n:03d}_{s}'
+        while stem in stems: stem += '_'
+        stems.append(stem)
+    for path in (out_dir/f'{s}.{x}' for s in stems for x in ('png', 'json')):
+        if not os.path.lexists(path): continue
+        if not overwrite:
+            raise PredictionError(f"{path} exists already; choose another folder, or pass --overwrite")
+        if path.is_symlink() or not path.is_file() or not _is_explanation(path):
+            raise PredictionError(f"{path} is not an explanation written by medpix-kd predict (a link, folder, pipe "
+                                  "or another file); --overwrite replaces only those: choose another folder")
+    return stems
+
 # %% ../nbs/07b_predict.ipynb #065daf8f
 def write_explanations(predictor: Predictor, images, texts, out_dir, overwrite: bool = False) -> list:
     "For each input, `<image name>.png` (`explain.explanation_figure`) and `.json` (`Predictor.explain`) in `out_dir`."
     import matplotlib.pyplot as plt
     from medpix_kd.explain import explanation_figure
     out_dir, images = Path(out_dir), [Path(i) for i in images]
-    names = [i.stem for i in images]
-    stems = [s if names.count(s) == 1 else f'{n:03d}_{s}' for n, s in enumerate(names)]  # two a.png: 000_a, 001_a
-    if not overwrite:
-        taken = [out_dir/f'{s}.{x}' for s in stems for x in ('png', 'json') if (out_dir/f'{s}.{x}').exists()]
-        if taken: raise PredictionError(f"{taken[0]} exists already; choose another folder, or pass --overwrite")
+    stems = explanation_stems(images, out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for image, text, stem, one in zip(images, texts, stems, predictor.explain(images, texts)):
-        fig = explanation_figure(model_image(image, predictor.spec.image_size), one, f'{predictor.name}: {image.name}')
+        title = f"{predictor.name}: {image.name}".replace('$', r'\$')  # a '$' would start matplotlib's mathtext
+        fig = explanation_figure(model_image(image, predictor.spec.image_size), one, title)
         atomic_write(out_dir/f'{stem}.png', lambda f: fig.savefig(f, format='png', dpi=110))
         plt.close(fig)
         write_json({'image': str(image), 'text': text, 'model': predictor.name, **one}, out_dir/f'{stem}.json')

@@ -17,7 +17,7 @@ __all__ = ['JSON_MAX_BYTES', 'LEGACY_VALUES', 'MARKER', 'LOCK', 'HOLDER', 'REPOR
            'convert_checkpoint', 'is_run_folder', 'looks_like_earlier_run', 'mark_run_folder', 'run_state',
            'nothing_to_resume', 'not_a_run_folder', 'claim_run_dir', 'clear_run_dir', 'RunLock', 'follow_folder',
            'ce_settings', 'prepare_run_dir', 'save_weights', 'load_trained_model', 'share_weights', 'file_sha256',
-           'check_sha256', 'cached_outputs', 'check_output_file']
+           'check_sha256', 'cached_outputs', 'enclosing_run', 'check_output_file']
 
 # %% ../nbs/06a_run_folder.ipynb #cf5ff85b
 class TrainingError(MedpixError, RuntimeError):
@@ -386,7 +386,7 @@ def cached_outputs(folder,       # the cache's folder (`data.cache_root(cfg)/'ou
     "`compute()`'s tensors (CPU), or those an earlier call with the same `kind` and `parts` stored; and if read."
     import warnings
     from safetensors.torch import load_file, save
-    from . import __version__
+    from medpix_kd import __version__
     key = json.dumps({'kind': kind, 'version': OUTPUTS_VERSION, 'medpix_kd': __version__, **parts}, sort_keys=True)
     path = Path(folder)/f'{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.safetensors'
     if path.is_file():
@@ -397,12 +397,19 @@ def cached_outputs(folder,       # the cache's folder (`data.cache_root(cfg)/'ou
     atomic_write(path, lambda f: f.write(save(tensors)))  # a crash never leaves a torn cache file
     return tensors, False
 
+# %% ../nbs/06a_run_folder.ipynb #17daa6cf
+def enclosing_run(path):
+    "The run folder `path` lies in, as written or with its links followed (`path` itself included), or None."
+    for where in (Path(os.path.abspath(path)), Path(os.path.realpath(path))):
+        run = next((d for d in (where, *where.parents) if is_run_folder(d)), None)
+        if run is not None: return run
+    return None
+
 # %% ../nbs/06a_run_folder.ipynb #77c8ea36
 def check_output_file(out, overwrite: bool, ours, kind: str, option: str = '--out'):
     "A `RunFolderError` unless `out` is outside run folders, and new or (`overwrite`) a file `ours` calls a `kind`."
     out = Path(out)
-    run = next((d for d in Path(os.path.abspath(out)).parents if is_run_folder(d)), None)
-    if run is not None:
+    if (run := enclosing_run(out)) is not None:
         raise RunFolderError(f"{option} {out} lies in the run folder {run}, whose files are the run's own; "
                              "write it outside the run folder")
     if not os.path.lexists(out): return

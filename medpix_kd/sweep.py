@@ -4,20 +4,20 @@
 
 # %% ../nbs/09b_sweep.ipynb #266672b0
 from __future__ import annotations
-import ctypes, datetime, json, os, shlex, shutil, signal, subprocess, sys, time
+import contextlib, ctypes, datetime, json, os, shlex, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
 from fastcore.basics import patch
 from filelock import FileLock, Timeout
 from .config import ConfigError, load_config
 from .files import RunFiles, write_json
-from .run_folder import LOCK, run_state
+from .run_folder import LOCK, RunFileError, load_checkpoint, run_state
 from .batch import render_batch_summary, report_complete, setting_of
 
 # %% auto #0
-__all__ = ['ADOPTED_WEIGHTS', 'adopted_from', 'teacher_leaders', 'medpix_kd_command', 'job_command', 'run_job',
-           'slurm_parameters', 'sbatch_scripts', 'is_done', 'Sweep', 'weights_final', 'lock_held', 'job_alive',
-           'batch_status', 'summarize', 'launch', 'dry_run']
+__all__ = ['ADOPTED_WEIGHTS', 'SUMMARY_JOB', 'adopted_from', 'teacher_leaders', 'medpix_kd_command', 'job_command', 'run_job',
+           'slurm_parameters', 'sbatch_scripts', 'lock_held', 'job_alive', 'read_ledger', 'batch_status', 'is_done',
+           'Sweep', 'weights_final', 'stopped_at', 'summarize', 'batch_lock', 'launch', 'dry_run']
 
 # %% ../nbs/09b_sweep.ipynb #1657b28f
 ADOPTED_WEIGHTS = (('student_ce', 'training', 'ce_checkpoint'), ('teacher', 'teacher', 'checkpoint'))
@@ -59,9 +59,18 @@ def run_job(command: list, threads: int | None = None) -> str:
     env = {**os.environ, **({'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)} if threads else {})}
     print('medpix_kd job:', shlex.join(command), flush=True)
     linux = sys.platform.startswith('linux')
-    done = subprocess.run(command, env=env, preexec_fn=_die_with_parent if linux else None)
-    if done.returncode:
-        raise RuntimeError(f"{shlex.join(command[:2])} ... exited with code {done.returncode}; the job's log says why")
+    if linux: _die_with_parent()  # this process too: `kill -9` of the job's recorded PID (our parent) ends the run
+    child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if linux else None)
+    previous = None
+    with contextlib.suppress(ValueError):  # submitit only logs a TERM; here it stops the run (at its last epoch)
+        previous = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    try: code = child.wait()
+    finally:
+        if previous is not None: signal.signal(signal.SIGTERM, previous)
+    if code:
+        why = (f"stopped by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}")
+        print(f"medpix-kd job: error: {shlex.join(command[:2])} ... {why}", flush=True)  # the reason `_why` reads
+        raise RuntimeError(f"{shlex.join(command[:2])} ... {why}; the job's log says why")
     return shlex.join(command)
 
 # %% ../nbs/09b_sweep.ipynb #5d664445
@@ -102,120 +111,6 @@ def sbatch_scripts(plans: dict, log_root) -> dict:
         out[name] = executor._make_submission_file_text(executor._submitit_command_str, 'dry-run')
     return out
 
-# %% ../nbs/09b_sweep.ipynb #46674384
-def is_done(cfg: dict) -> bool:
-    "Whether the run of `cfg` finished and its report was rendered: a batch submitted again leaves it as it is."
-    run_dir = Path(cfg['logging']['log_dir'])
-    return run_state(run_dir) == 'finished' and report_complete(run_dir)
-
-def _now() -> str: return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
-
-def _executor(launcher: dict, folder):
-    "submitit's executor for `launcher`: the local one, or Slurm's."
-    import submitit
-    if launcher['type'] == 'slurm': return _slurm_executor(folder)
-    executor = submitit.LocalExecutor(folder=Path(folder)/'%j')
-    executor.update_parameters(timeout_min=launcher['time_min'], gpus_per_node=launcher['gpus'], stderr_to_stdout=True)
-    return executor
-
-# %% ../nbs/09b_sweep.ipynb #755d1912
-class Sweep:
-    "The runs of a planned batch as submitit jobs, teachers first; `jobs.json` in the batch folder records them."
-    def __init__(self, plans: dict, log_root, kernel: str = 'python3', poll_s: float = 5.0):
-        self.plans, self.root, self.kernel, self.poll_s = plans, Path(log_root), kernel, poll_s
-        self.launcher = next(iter(plans.values()))['launcher']
-        if self.launcher['type'] not in ('local', 'slurm'):
-            raise ConfigError(f"launcher.type {self.launcher['type']!r}: a sweep submits jobs with `local` or `slurm`")
-        self.leaders, self.adopts, self.jobs, self.entries = teacher_leaders(plans), adopted_from(plans), {}, {}
-        self.executor = _executor(self.launcher, RunFiles(self.root).job_logs)
-        ledger = RunFiles(self.root).jobs
-        self.earlier = json.loads(ledger.read_text())['submissions'] if ledger.is_file() else []
-        self.submission = {'launcher': self.launcher, 'began': _now(), 'runs': self.entries}
-
-    def _say(self, name: str, what: str): print(f"== sweep {_now()[11:19]} {name}: {what}", flush=True)
-
-    def _submit(self, name: str, after: list):
-        if self.launcher['type'] == 'slurm':
-            self.executor.update_parameters(**slurm_parameters(self.launcher, name, after))
-        command = job_command(self.plans[name], self.kernel)
-        job = self.executor.submit(run_job, command, self.launcher['cpus'])
-        self.jobs[name] = job
-        self.entries[name].update(state='submitted', job_id=str(job.job_id), submitted=_now(),
-                                  command=shlex.join(command), log=str(job.paths.stdout))
-        leader = self.leaders[name]
-        self._say(name, f"submitted as job {job.job_id}" + (f", after job {after[0]} ({leader})" if after else ''))
-
-# %% ../nbs/09b_sweep.ipynb #32e6cedc
-def weights_final(cfg: dict, whose) -> bool:
-    "Whether the run of `cfg` has named each of `whose` ('teacher', 'student_ce') final in its `trained.json`."
-    path = RunFiles(cfg['logging']['log_dir']).trained
-    try: done = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError): return False  # being written: the next look reads it whole
-    return isinstance(done, dict) and all(w in done for w in whose)
-
-# %% ../nbs/09b_sweep.ipynb #b7f7e8b3
-def _why(error, job) -> str:
-    "Why a job failed, in one line: the command's own failure, or the job's death without a result."
-    from submitit.core.utils import FailedJobError
-    if isinstance(error, FailedJobError): return str(error).strip().splitlines()[-1]  # run_job's RuntimeError
-    if error is None: return 'its job ended without finishing the run'
-    return f"its job ended without a result (killed, out of memory or past its time limit); log: {job.paths.stdout}"
-
-@patch
-def _ended(self: Sweep):
-    "Note the jobs that ended since the last look."
-    for name, job in self.jobs.items():
-        entry = self.entries[name]
-        if entry['state'] != 'submitted' or not job.done(): continue
-        try: error = job.exception()
-        except Exception as e: error = e  # killed: no result at all
-        if error is None and is_done(self.plans[name]): entry.update(state='finished', ended=_now())
-        else:
-            entry.update(state='failed', ended=_now(), error=_why(error, job))
-        said = f" ({entry['error']})" if 'error' in entry else ''
-        self._say(name, f"job {entry['job_id']} {entry['state']}{said}")
-
-@patch
-def _ready(self: Sweep, name: str):
-    "None if run `name` waits, else the jobs it must start after ([] if none); notes a run that will not run."
-    entry, leader = self.entries[name], self.leaders[name]
-    if is_done(self.plans[name]):
-        entry.update(state='finished before, left as it is'); return None
-    lead = self.entries.get(leader, {})
-    if leader is None or (is_done(self.plans[leader]) and lead.get('state') != 'submitted'): return []  # job ended
-    if self.launcher['type'] == 'local' and weights_final(self.plans[leader], self.adopts[name][leader]):
-        if entry['state'] == 'waiting' and 'released' not in entry:  # said once, however long it waits for a place
-            self._say(name, f"the weights it adopts from {leader} are final")
-            entry['released'] = _now()
-        return []  # its leader still reports or trains its own student: this run needs none of that
-    if lead.get('state') == 'failed' or lead.get('state', '').startswith('not submitted'):
-        entry.update(state='not submitted', error=f"its teacher's run {leader} did not finish; submit the batch again")
-        self._say(name, entry['error']); return None
-    if self.launcher['type'] == 'slurm' and leader in self.jobs: return [self.jobs[leader].job_id]
-    if entry['state'] != 'waiting': self._say(name, f"waits for its teacher's run {leader}")
-    entry['state'] = 'waiting'; return None
-
-@patch
-def step(self: Sweep) -> bool:
-    "Note the ended jobs, submit the runs now ready, write `jobs.json`; whether any run is still to wait for."
-    self._ended()
-    running = sum(e['state'] == 'submitted' for e in self.entries.values())
-    for name, cfg in self.plans.items():
-        entry = self.entries.setdefault(name, {'run': name, 'log_dir': cfg['logging']['log_dir'], 'state': 'new',
-                                               'waits_for': self.leaders[name]})
-        if entry['state'] not in ('new', 'waiting') or (after := self._ready(name)) is None: continue
-        if self.launcher['type'] == 'local' and running >= (self.launcher['max_parallel'] or len(self.plans)):
-            entry['state'] = 'waiting'; continue
-        self._submit(name, after); running += 1
-    write_json({'submissions': self.earlier + [self.submission]}, RunFiles(self.root).jobs)
-    return any(e['state'] in ('submitted', 'waiting') for e in self.entries.values())
-
-@patch
-def wait(self: Sweep) -> dict:
-    "Step until every run's job has ended (locally, or with a Slurm cluster's queue at hand); the entries."
-    while self.step(): time.sleep(self.poll_s)
-    return self.entries
-
 # %% ../nbs/09b_sweep.ipynb #683e24cc
 def lock_held(run_dir) -> bool:
     "Whether a process holds the lock of run folder `run_dir` (a run is training or reporting there)."
@@ -230,6 +125,7 @@ def lock_held(run_dir) -> bool:
 def job_alive(launcher: str, job_id: str) -> bool | None:
     "Whether job `job_id` is queued or running: a local job's process, a Slurm job by `squeue`; None if unknown here."
     if launcher == 'local':
+        if not str(job_id).isdigit() or int(job_id) <= 1 or int(job_id) > 2**22: return False  # no process of ours
         try: os.kill(int(job_id), 0)
         except (ProcessLookupError, ValueError): return False
         except PermissionError: return True
@@ -239,11 +135,23 @@ def job_alive(launcher: str, job_id: str) -> bool | None:
     return bool(out.stdout.strip()) if out.returncode == 0 else False
 
 # %% ../nbs/09b_sweep.ipynb #73a64659
+def read_ledger(log_root) -> list:
+    "The submissions `jobs.json` in `log_root` records ([] if none), or a `ConfigError` naming what is damaged."
+    ledger = RunFiles(log_root).jobs
+    if not ledger.is_file(): return []
+    fix = "move it aside and submit the batch again (finished runs are kept; jobs.json starts afresh)"
+    try: subs = json.loads(ledger.read_text(encoding='utf-8'))['submissions']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{ledger} is damaged and cannot be read ({type(e).__name__}: {e}); {fix}") from None
+    for i, s in enumerate(subs if isinstance(subs, list) else [None]):
+        ok = (isinstance(s, dict) and isinstance(s.get('launcher'), dict) and isinstance(s.get('runs'), dict)
+              and all(isinstance(e, dict) and isinstance(e.get('job_id', ''), str) for e in s['runs'].values()))
+        if not ok: raise ConfigError(f"{ledger}: submission {i} is not what medpix-kd batch writes; {fix}")
+    return subs
+
 def _latest_entries(log_root) -> dict:
     "Run name -> (launcher type, entry) of the latest submission in `jobs.json` that has the run ({} if none)."
-    ledger = RunFiles(log_root).jobs
-    subs = json.loads(ledger.read_text())['submissions'] if ledger.is_file() else []
-    return {name: (s['launcher']['type'], e) for s in subs for name, e in s['runs'].items()}
+    return {name: (s['launcher'].get('type'), e) for s in read_ledger(log_root) for name, e in s['runs'].items()}
 
 def _run_names(log_root) -> list:
     "The runs of the batch in `log_root`: its `run_<name>/` folders with a config."
@@ -253,8 +161,9 @@ def _state(run_dir: Path, launcher: str, entry: dict) -> tuple:
     "(status, detail) of the run in `run_dir`, whose latest job entry is `entry` ({} if it was never submitted)."
     if run_state(run_dir) == 'finished' and report_complete(run_dir): return 'finished', ''
     if lock_held(run_dir): return 'running', f"job {entry['job_id']}" if entry.get('job_id') else ''
-    stopped = ("stopped before its end; submit the batch again to resume it" if run_state(run_dir) == 'unfinished'
-               else "its job ended without training it")
+    where = stopped_at(run_dir) if run_state(run_dir) == 'unfinished' else ''
+    stopped = (f"stopped {where or 'before its end'}; submit the batch again to resume it"
+               if run_state(run_dir) == 'unfinished' else "its job ended without training it")
     state = entry.get('state')
     if state == 'waiting': return 'pending', f"waits for its teacher's run {entry['waits_for']}"
     if state == 'submitted':
@@ -281,6 +190,153 @@ def batch_status(log_root) -> pd.DataFrame:
                      'log_dir': str(run_dir)})
     return pd.DataFrame(rows, columns=['run', 'setting', 'seed', 'status', 'launcher', 'job', 'detail', 'log_dir'])
 
+# %% ../nbs/09b_sweep.ipynb #46674384
+def is_done(cfg: dict) -> bool:
+    "Whether the run of `cfg` finished and its report was rendered: a batch submitted again leaves it as it is."
+    run_dir = Path(cfg['logging']['log_dir'])
+    return run_state(run_dir) == 'finished' and report_complete(run_dir)
+
+def _now() -> str: return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
+
+def _executor(launcher: dict, folder):
+    "submitit's executor for `launcher`: the local one, or Slurm's."
+    import submitit
+    if launcher['type'] == 'slurm': return _slurm_executor(folder)
+    executor = submitit.LocalExecutor(folder=Path(folder)/'%j')
+    executor.update_parameters(timeout_min=launcher['time_min'], gpus_per_node=launcher['gpus'], stderr_to_stdout=True)
+    return executor
+
+# %% ../nbs/09b_sweep.ipynb #755d1912
+class Sweep:
+    "The runs of a planned batch as submitit jobs, teachers first; `jobs.json` in the batch folder records them."
+    def __init__(self, plans: dict, log_root, kernel: str = 'python3', poll_s: float = 5.0):
+        self.plans, self.root, self.kernel, self.poll_s = plans, Path(log_root), kernel, poll_s
+        self.launcher = next(iter(plans.values()))['launcher']
+        if self.launcher['type'] not in ('local', 'slurm'):
+            raise ConfigError(f"launcher.type {self.launcher['type']!r}: a sweep submits jobs with `local` or `slurm`")
+        self.leaders, self.adopts, self.jobs, self.entries = teacher_leaders(plans), adopted_from(plans), {}, {}
+        self.executor = _executor(self.launcher, RunFiles(self.root).job_logs)
+        self.earlier = read_ledger(self.root)
+        self.live = {name: e['job_id'] for name, (kind, e) in _latest_entries(self.root).items()
+                     if kind == self.launcher['type'] and e.get('state') == 'submitted'
+                     and job_alive(kind, e.get('job_id', '')) and name in plans}  # an earlier driver's jobs
+        self.submission = {'launcher': self.launcher, 'began': _now(), 'runs': self.entries}
+
+    def _say(self, name: str, what: str): print(f"== sweep {_now()[11:19]} {name}: {what}", flush=True)
+
+    def _submit(self, name: str, after: list):
+        if self.launcher['type'] == 'slurm':
+            self.executor.update_parameters(**slurm_parameters(self.launcher, name, after))
+        command = job_command(self.plans[name], self.kernel)
+        job = self.executor.submit(run_job, command, self.launcher['cpus'])
+        self.jobs[name] = job
+        self.entries[name].update(state='submitted', job_id=str(job.job_id), submitted=_now(),
+                                  command=shlex.join(command), log=str(job.paths.stdout))
+        leader = self.leaders[name]
+        self._say(name, f"submitted as job {job.job_id}" + (f", after job {after[0]} ({leader})" if after else ''))
+
+# %% ../nbs/09b_sweep.ipynb #32e6cedc
+def weights_final(cfg: dict, whose) -> bool:
+    "Whether the run of `cfg` has named each of `whose` ('teacher', 'student_ce') final in its `trained.json`."
+    path = RunFiles(cfg['logging']['log_dir']).trained
+    try: done = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError): return False  # being written: the next look reads it whole
+    return isinstance(done, dict) and all(w in done for w in whose)
+
+# %% ../nbs/09b_sweep.ipynb #1099c5f1
+def _error_line(log) -> str | None:
+    "The last `medpix-kd <command>: error: ...` line of the job log `log`, without the prefix; None if it has none."
+    try: lines = Path(log).read_text(encoding='utf-8', errors='replace').splitlines()
+    except OSError: return None
+    said = [l for l in lines if l.startswith('medpix-kd ') and ': error: ' in l]
+    own = [l for l in said if not l.startswith('medpix-kd job:')] or said  # the command's own words before run_job's
+    return own[-1].split(': error: ', 1)[1].strip() if own else None
+
+def stopped_at(run_dir) -> str:
+    "Where the unfinished run in `run_dir` stopped, by its resumable checkpoint: 'after epoch 3 of its student stage'."
+    try: state = load_checkpoint(RunFiles(run_dir).last)
+    except (OSError, RunFileError): return ''
+    if not isinstance(state, dict) or not {'epoch', 'stage'} <= state.keys(): return ''
+    return f"after epoch {state['epoch']} of its {state['stage']} stage"
+
+# %% ../nbs/09b_sweep.ipynb #b7f7e8b3
+def _why(error, job) -> str:
+    "Why a job failed, in one line: the command's own failure, or the job's death without a result."
+    from submitit.core.utils import FailedJobError
+    said = _error_line(job.paths.stdout)
+    if said: return said  # `medpix-kd run`'s own error line: a locked folder, a missing device, ...
+    if isinstance(error, FailedJobError): return str(error).strip().splitlines()[-1]  # run_job's RuntimeError
+    if error is None: return 'its job ended without finishing the run'
+    return f"its job ended without a result (killed, out of memory or past its time limit); log: {job.paths.stdout}"
+
+@patch
+def _ended(self: Sweep):
+    "Note the jobs that ended since the last look."
+    for name, entry in self.entries.items():  # jobs of an earlier submission, followed by their process or squeue
+        if not entry.get('earlier_job') or entry['state'] != 'submitted': continue
+        if job_alive(self.launcher['type'], entry['job_id']) is not False: continue
+        done, why = is_done(self.plans[name]), 'its job, of an earlier submission, ended without finishing the run'
+        entry.update(state='finished' if done else 'failed', ended=_now(), **({} if done else {'error': why}))
+        self._say(name, f"job {entry['job_id']} {entry['state']}")
+    for name, job in self.jobs.items():
+        entry = self.entries[name]
+        if entry['state'] != 'submitted' or not job.done(): continue
+        try: error = job.exception()
+        except Exception as e: error = e  # killed: no result at all
+        if error is None and is_done(self.plans[name]): entry.update(state='finished', ended=_now())
+        else:
+            where = stopped_at(self.plans[name]['logging']['log_dir'])
+            why = _why(error, job) + (f'; it stopped {where}' if where else '')
+            entry.update(state='failed', ended=_now(), error=why)
+        said = f" ({entry['error']})" if 'error' in entry else ''
+        self._say(name, f"job {entry['job_id']} {entry['state']}{said}")
+
+@patch
+def _ready(self: Sweep, name: str):
+    "None if run `name` waits, else the jobs it must start after ([] if none); notes a run that will not run."
+    entry, leader = self.entries[name], self.leaders[name]
+    if is_done(self.plans[name]):
+        entry.update(state='finished before, left as it is'); return None
+    if name in self.live:  # an earlier driver's job: submitting it again would run it twice
+        entry.update(state='submitted', job_id=self.live[name], earlier_job=True)
+        self._say(name, f"job {self.live[name]} of an earlier submission is still queued or running; "
+                        "not submitted again"); return None
+    lead = self.entries.get(leader, {})
+    if leader is None or (is_done(self.plans[leader]) and lead.get('state') != 'submitted'): return []  # job ended
+    if self.launcher['type'] == 'local' and weights_final(self.plans[leader], self.adopts[name][leader]):
+        if entry['state'] == 'waiting' and 'released' not in entry:  # said once, however long it waits for a place
+            self._say(name, f"the weights it adopts from {leader} are final")
+            entry['released'] = _now()
+        return []  # its leader still reports or trains its own student: this run needs none of that
+    if lead.get('state') == 'failed' or lead.get('state', '').startswith('not submitted'):
+        entry.update(state='not submitted', error=f"its teacher's run {leader} did not finish; submit the batch again")
+        self._say(name, entry['error']); return None
+    if self.launcher['type'] == 'slurm' and leader in self.jobs: return [self.jobs[leader].job_id]
+    if self.launcher['type'] == 'slurm' and lead.get('earlier_job'): return [lead['job_id']]
+    if entry['state'] != 'waiting': self._say(name, f"waits for its teacher's run {leader}")
+    entry['state'] = 'waiting'; return None
+
+@patch
+def step(self: Sweep) -> bool:
+    "Note the ended jobs, submit the runs now ready, write `jobs.json`; whether any run is still to wait for."
+    self._ended()
+    running = sum(e['state'] == 'submitted' for e in self.entries.values())
+    for name, cfg in self.plans.items():
+        entry = self.entries.setdefault(name, {'run': name, 'log_dir': cfg['logging']['log_dir'], 'state': 'new',
+                                               'waits_for': self.leaders[name]})
+        if entry['state'] not in ('new', 'waiting') or (after := self._ready(name)) is None: continue
+        if self.launcher['type'] == 'local' and running >= (self.launcher['max_parallel'] or len(self.plans)):
+            entry['state'] = 'waiting'; continue
+        self._submit(name, after); running += 1
+    write_json({'submissions': self.earlier + [self.submission]}, RunFiles(self.root).jobs)
+    return any(e['state'] in ('submitted', 'waiting') for e in self.entries.values())
+
+@patch
+def wait(self: Sweep) -> dict:
+    "Step until every run's job has ended (locally, or with a Slurm cluster's queue at hand); the entries."
+    while self.step(): time.sleep(self.poll_s)
+    return self.entries
+
 # %% ../nbs/09b_sweep.ipynb #7f68c548
 def summarize(log_root, kernel: str = 'python3', render: bool = True) -> pd.DataFrame:
     "Write `batch.json` from `batch_status` and render the batch summary (`summary.html`); the status."
@@ -293,16 +349,35 @@ def summarize(log_root, kernel: str = 'python3', render: bool = True) -> pd.Data
     if render: render_batch_summary(log_root, kernel)
     return status
 
+# %% ../nbs/09b_sweep.ipynb #c69deb8b
+SUMMARY_JOB = {'gpus_per_node': None, 'cpus_per_task': 1, 'mem': '4GB', 'time': 15}  # it renders one notebook
+
+@contextlib.contextmanager
+def batch_lock(log_root):
+    "Hold the batch folder's lock while in the block (one driver submits into a batch), or a `ConfigError` naming it."
+    path = Path(log_root)/'.medpix_kd_batch.lock'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), thread_local=False)
+    try: lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"another medpix-kd batch is submitting into {log_root} (it holds {path}); wait for it to "
+                          "end, or stop it, then submit again") from None
+    try: yield lock
+    finally: lock.release()
+
 # %% ../nbs/09b_sweep.ipynb #d1c97b22
 def launch(plans: dict, log_root, kernel: str = 'python3', poll_s: float = 5.0) -> pd.DataFrame:
     "Submit the planned runs as jobs (`Sweep`); locally wait for them and write the summary. The batch's status."
-    sweep = Sweep(plans, log_root, kernel, poll_s)
-    if sweep.launcher['type'] == 'local':
-        sweep.wait()
-        return summarize(log_root, kernel)
-    sweep.step()
+    with batch_lock(log_root):  # one driver per batch: a second one is refused, not run beside it
+        sweep = Sweep(plans, log_root, kernel, poll_s)
+        try:
+            if sweep.launcher['type'] == 'local': sweep.wait()
+            else: sweep.step()
+        finally:  # submitit's folder pattern, made literally before any job had an id
+            with contextlib.suppress(OSError): (RunFiles(log_root).job_logs/'%j').rmdir()
+    if sweep.launcher['type'] == 'local': return summarize(log_root, kernel)
     ids = [j.job_id for j in sweep.jobs.values()]
-    sweep.executor.update_parameters(**{**slurm_parameters(sweep.launcher, 'summary', []), 'gpus_per_node': None,
+    sweep.executor.update_parameters(**{**slurm_parameters(sweep.launcher, 'summary', []), **SUMMARY_JOB,
                                         'dependency': f"afterany:{':'.join(map(str, ids))}" if ids else None})
     summary_job = sweep.executor.submit(run_job, [*medpix_kd_command(), 'batch', '--summarize', str(log_root),
                                                   '--kernel', kernel])

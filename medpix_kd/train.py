@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
-from .config import augments, load_config, save_config, with_defaults
+from .config import ConfigError, augments, load_config, save_config, with_defaults
 from .data import build_datasets, cache_root, data_root, is_synthetic, student_subset
 from .model_card import write_model_card
 from .predict import write_portable
@@ -92,6 +92,11 @@ def adopt_weights(log_dir: Path, source, who: str = 'teacher') -> dict:
     # refused at its source, before it is linked here (the index only: the weights load once, below)
     if checkpoint_globals(source, fix): load_checkpoint(source, fix)
     record = {'checkpoint': str(source), 'sha256': file_sha256(source)}
+    trained = RunFiles(Path(source).parent).trained  # what the run that trained it recorded, when it is one of ours
+    if Path(source).name == own.name and trained.is_file():
+        done = read_json(trained, 'train that run again')
+        if isinstance(done, dict) and isinstance(done.get(who), str):
+            check_sha256(source, done[who], f'{trained} (the run that trained it)', record['sha256'])
     share_weights(source, own)
     check_sha256(own, record['sha256'], f'{source} was hashed')  # the source changed while it was linked
     write_json(record, record_path)
@@ -215,9 +220,9 @@ def teacher_stage(run: Run, tokenizer, state=None):
 # %% ../nbs/07_train.ipynb #32b29876
 def shared_outputs(run: Run, kind: str, who: str, split: str, compute, **settings) -> dict:
     "`compute()`, or the same tensors from the output cache where `training.output_cache` allows (`cached_outputs`)."
-    cfg, weights = run.cfg, RunFiles(run.log_dir).best(who)
-    if not (cfg['training']['output_cache'] and run.accelerator.num_processes == 1 and weights.is_file()):
-        return compute()  # several processes each hold their share of the outputs: computed as before
+    cfg, weights = run.cfg, RunFiles(run.log_dir).best(who) if run.log_dir is not None else None
+    if not (weights and cfg['training']['output_cache'] and run.accelerator.num_processes == 1 and weights.is_file()):
+        return compute()  # no run folder (the benchmark times the computation), or several processes: computed
     model = {k: v for k, v in cfg[side(who)].items() if k != 'checkpoint'}  # where it came from is in its SHA-256
     parts = {'weights': file_sha256(weights), 'inputs': run.datasets[split].input_digest(side(who)), 'model': model,
              'fusion': cfg['fusion'], 'precision': run.accelerator.mixed_precision,
@@ -456,6 +461,10 @@ def train(cfg: dict,
           on_step=None,               # called as `on_step(stage, epoch, step, loss)` after each training step
          ) -> dict:
     "Run every stage of `cfg` and return the results (also written to `results.json` in `logging.log_dir`)."
+    if not (resume is True or resume is False or resume == 'or-start'):  # papermill's -r passes the text 'False'
+        raise ConfigError(f"resume = {resume!r}: expected True, False or 'or-start' (with papermill: -p resume True)")
+    if not isinstance(overwrite, bool):
+        raise ConfigError(f"overwrite = {overwrite!r}: expected True or False (with papermill: -p overwrite True)")
     begin, acc = time.perf_counter(), make_accelerator(cfg)
     log_dir = Path(cfg['logging']['log_dir'])
     with RunLock(claim_run_dir(log_dir, resume)) if acc.is_main_process else contextlib.nullcontext():
